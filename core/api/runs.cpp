@@ -1,0 +1,248 @@
+// Runs: created on a thread or stateless, executed in the background by the run manager;
+// /wait variants block until the run finished and answer with the final state.
+#include "api/api.hpp"
+#include "api/body.hpp"
+#include "http/responses.hpp"
+#include "util/clock.hpp"
+#include "util/ids.hpp"
+
+namespace lgs {
+
+namespace {
+
+// Headers copied into config.configurable: x-* except those carrying credentials.
+bool is_configurable_header(const std::string& name) {
+  return name.size() > 2 && name.compare(0, 2, "x-") == 0 && name != "x-api-key" && name != "x-tenant-id" &&
+         name != "x-service-key";
+}
+
+json merge_objects(json base, const json& overlay) {
+  if (!base.is_object()) base = json::object();
+  for (const auto& [key, value] : overlay.items()) {
+    if (value.is_object() && base.contains(key) && base[key].is_object())
+      base[key] = merge_objects(base[key], value);
+    else
+      base[key] = value;
+  }
+  return base;
+}
+
+// The config the run executes with (decisions.md, "Graph runs"): the assistant's config, the
+// request's on top, then the ids, the x-* headers and the authenticated user, which callers
+// cannot override.
+json run_config(const ApiRequest& req, const json& request_config, const Assistant& assistant, const Thread& thread,
+                const std::string& run_id) {
+  json config = merge_objects(assistant.config, request_config);
+  json& c = config["configurable"];
+  if (!c.is_object()) c = json::object();
+  for (const auto& [name, value] : req.http().headers) {
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (is_configurable_header(lower)) c[lower] = value;
+  }
+  c["thread_id"] = thread.thread_id;
+  c["run_id"] = run_id;
+  c["assistant_id"] = assistant.assistant_id;
+  c["graph_id"] = assistant.graph_id;
+  if (const User* user = req.user()) {
+    c["langgraph_auth_user"] = user->object;
+    c["langgraph_auth_user_id"] = user->identity;
+    c["langgraph_auth_permissions"] = user->permissions;
+  } else {
+    c.erase("langgraph_auth_user");
+    c.erase("langgraph_auth_user_id");
+    c.erase("langgraph_auth_permissions");
+  }
+  // user_id: the request's, else the thread's, else the assistant's, else the identity.
+  if (!c.contains("user_id") || c["user_id"].is_null()) {
+    const json& from_thread = thread.config.value("configurable", json::object());
+    const json& from_assistant = assistant.config.value("configurable", json::object());
+    if (from_thread.contains("user_id")) c["user_id"] = from_thread["user_id"];
+    else if (from_assistant.contains("user_id")) c["user_id"] = from_assistant["user_id"];
+    else if (const User* user = req.user()) c["user_id"] = user->identity;
+  }
+  return config;
+}
+
+struct RunRequest {
+  Assistant assistant;
+  json input;
+  json config;
+  json context;
+  json metadata;
+  json stream_mode;
+  std::string multitask_strategy;
+  std::string if_not_exists;
+  std::string on_completion;
+};
+
+RunRequest parse_run_request(Services& services, const ApiRequest& req) {
+  const json& b = req.body();
+  RunRequest r;
+  auto assistant_id = body::string(b, "assistant_id");
+  if (!assistant_id) throw ApiError{422, "\"assistant_id\" is required"};
+  for (const char* unsupported : {"command", "checkpoint", "checkpoint_id", "interrupt_before", "interrupt_after", "webhook"})
+    if (b.contains(unsupported) && !b[unsupported].is_null())
+      throw ApiError{422, std::string("\"") + unsupported + "\" is not supported by this server yet"};
+  r.input = b.contains("input") ? b["input"] : json();
+  if (!r.input.is_null() && !r.input.is_object()) throw ApiError{422, "\"input\" must be an object"};
+  r.config = body::object(b, "config");
+  r.context = body::object(b, "context");
+  r.metadata = body::object(b, "metadata");
+  r.stream_mode = b.contains("stream_mode") && !b["stream_mode"].is_null() ? b["stream_mode"] : json("values");
+  r.multitask_strategy = body::choice(b, "multitask_strategy", {"reject", "enqueue", "interrupt", "rollback"}, "reject");
+  if (r.multitask_strategy == "interrupt" || r.multitask_strategy == "rollback")
+    throw ApiError{422, "\"multitask_strategy\": \"" + r.multitask_strategy + "\" is not supported by this server yet"};
+  r.if_not_exists = body::choice(b, "if_not_exists", {"create", "reject"}, "reject");
+  r.on_completion = body::choice(b, "on_completion", {"delete", "keep"}, "delete");
+  body::integer(b, "after_seconds", 0, 0, 0);  // delayed runs are not supported yet: only 0
+  r.assistant = resolve_assistant(services, *assistant_id);
+  return r;
+}
+
+Run make_run(const ApiRequest& req, const RunRequest& r, const Thread& thread, bool temporary) {
+  Run run;
+  run.run_id = uuid4();
+  run.thread_id = thread.thread_id;
+  run.assistant_id = r.assistant.assistant_id;
+  run.metadata = r.metadata;
+  run.multitask_strategy = r.multitask_strategy;
+  run.created_at = run.updated_at = now_iso8601();
+  run.kwargs = {{"input", r.input},
+                {"command", nullptr},
+                {"config", run_config(req, r.config, r.assistant, thread, run.run_id)},
+                {"context", r.context},
+                {"stream_mode", r.stream_mode},
+                {"interrupt_before", nullptr},
+                {"interrupt_after", nullptr},
+                {"webhook", nullptr},
+                {"feedback_keys", nullptr},
+                {"temporary", temporary},
+                {"subgraphs", false},
+                {"resumable", false}};
+  return run;
+}
+
+// Stores a pending run for a thread: the thread must exist (or be created), and with
+// multitask_strategy "reject" no other run may be pending or running on it. One lock makes the
+// check and the insert atomic.
+Run create_thread_run(Services& services, const ApiRequest& req) {
+  static std::mutex mutex;
+  RunRequest r = parse_run_request(services, req);
+  const std::string thread_id = req.uuid_param("thread_id");
+  std::lock_guard lock(mutex);
+  auto thread = services.storage.get_thread(thread_id);
+  if (!thread) {
+    if (r.if_not_exists != "create") throw ApiError{404, "Thread with ID " + thread_id + " not found"};
+    Thread t;
+    t.thread_id = thread_id;
+    t.metadata = r.metadata;
+    t.created_at = t.updated_at = now_iso8601();
+    services.storage.create_thread(t);
+    thread = t;
+  }
+  if (r.multitask_strategy == "reject") {
+    for (const auto& other : services.storage.list_runs(RunQuery{thread_id, std::nullopt, 1000, 0}).items)
+      if (!other.finished())
+        throw ApiError{409, "Thread is already running a task. Wait for it to finish or choose a different "
+                            "multitask strategy."};
+  }
+  services.storage.update_thread(thread_id, [&](Thread& t) {
+    t.metadata["graph_id"] = r.assistant.graph_id;
+    t.metadata["assistant_id"] = r.assistant.assistant_id;
+    t.updated_at = now_iso8601();
+  });
+  Run run = make_run(req, r, *thread, /*temporary=*/false);
+  services.storage.put_run(run);
+  return run;
+}
+
+// A stateless run executes on a thread of its own, deleted afterwards unless
+// on_completion is "keep".
+Run create_stateless_run(Services& services, const ApiRequest& req) {
+  RunRequest r = parse_run_request(services, req);
+  Thread t;
+  t.thread_id = uuid4();
+  t.metadata = r.metadata;
+  t.metadata["graph_id"] = r.assistant.graph_id;
+  t.metadata["assistant_id"] = r.assistant.assistant_id;
+  t.created_at = t.updated_at = now_iso8601();
+  services.storage.create_thread(t);
+  Run run = make_run(req, r, t, /*temporary=*/r.on_completion == "delete");
+  services.storage.put_run(run);
+  return run;
+}
+
+std::string run_location(const Run& run, bool stateless) {
+  return stateless ? "/runs/" + run.run_id : "/threads/" + run.thread_id + "/runs/" + run.run_id;
+}
+
+// The body /wait answers with: the final state, or {"__error__": ...} for a failed run.
+json wait_result(const std::optional<Run>& run) {
+  if (!run) return {{"__error__", {{"error", "RunNotFound"}, {"message", "the run was deleted or the server is stopping"}}}};
+  if (run->status == "error") return {{"__error__", run->error}};
+  return run->output.is_null() ? json::object() : run->output;
+}
+
+Run require_run(Services& services, const std::string& thread_id, const std::string& run_id) {
+  auto run = services.storage.get_run(run_id);
+  if (!run || run->thread_id != thread_id) throw ApiError{404, "Run with ID " + run_id + " not found"};
+  return *run;
+}
+
+}  // namespace
+
+void add_run_routes(Router& router, Services& services) {
+  using Create = Run (*)(Services&, const ApiRequest&);
+  auto background = [&services](Create create, bool stateless) {
+    return [&services, create, stateless](const ApiRequest& req, httplib::Response& res) {
+      Run run = create(services, req);
+      services.runs.enqueue(run.run_id);
+      res.set_header("Content-Location", run_location(run, stateless));
+      send_json(res, 200, run.to_json());
+    };
+  };
+  auto wait = [&services](Create create, bool stateless) {
+    return [&services, create, stateless](const ApiRequest& req, httplib::Response& res) {
+      Run run = create(services, req);
+      res.set_header("Content-Location", run_location(run, stateless));
+      send_json(res, 200, wait_result(services.runs.enqueue_and_wait(run.run_id)));
+    };
+  };
+  router.add("POST", "/threads/{thread_id}/runs", background(&create_thread_run, false));
+  router.add("POST", "/threads/{thread_id}/runs/wait", wait(&create_thread_run, false));
+  router.add("POST", "/runs", background(&create_stateless_run, true));
+  router.add("POST", "/runs/wait", wait(&create_stateless_run, true));
+
+  router.add("GET", "/threads/{thread_id}/runs", [&services](const ApiRequest& req, httplib::Response& res) {
+    const std::string thread_id = req.uuid_param("thread_id");
+    require_thread(services, thread_id);
+    RunQuery q{thread_id, std::nullopt, 10, 0};
+    auto number = [&](const char* name, int fallback, int min, int max) {
+      auto text = req.query(name);
+      if (!text) return fallback;
+      try {
+        size_t used = 0;
+        const int n = std::stoi(*text, &used);
+        if (used == text->size() && n >= min && n <= max) return n;
+      } catch (const std::exception&) {
+      }
+      throw ApiError{422, std::string("\"") + name + "\" must be an integer between " + std::to_string(min) + " and " +
+                              std::to_string(max)};
+    };
+    q.limit = number("limit", 10, 1, 1000);
+    q.offset = number("offset", 0, 0, INT32_MAX);
+    if (auto status = req.query("status")) q.status = *status;
+    json out = json::array();
+    for (const auto& run : services.storage.list_runs(q).items) out.push_back(run.to_json());
+    send_json(res, 200, out);
+  });
+
+  router.add("GET", "/threads/{thread_id}/runs/{run_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+    const std::string thread_id = req.uuid_param("thread_id");
+    require_thread(services, thread_id);
+    send_json(res, 200, require_run(services, thread_id, req.uuid_param("run_id")).to_json());
+  });
+}
+
+}  // namespace lgs

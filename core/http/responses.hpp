@@ -1,0 +1,28 @@
+// Writing API responses: JSON bodies and {"detail": ...} errors, FastAPI style.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace lgs {
+
+using json = nlohmann::json;
+
+// Thrown by API handlers for a client-visible error; the dispatcher turns it into a response.
+struct ApiError {
+  int status;
+  std::string detail;
+};
+
+const char* reason_phrase(int status);
+
+void send_json(httplib::Response& res, int status, const json& body);
+// {"detail": detail}; an empty detail becomes the status's reason phrase.
+void send_error(httplib::Response& res, int status, const std::string& detail,
+                const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+}  // namespace lgs

@@ -1,0 +1,86 @@
+#include "http/router.hpp"
+
+#include "http/responses.hpp"
+#include "util/ids.hpp"
+
+namespace lgs {
+
+namespace {
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > start) parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+}  // namespace
+
+const std::string& ApiRequest::param(std::string_view name) const {
+  for (const auto& [key, value] : params_)
+    if (key == name) return value;
+  static const std::string empty;
+  return empty;
+}
+
+std::string ApiRequest::uuid_param(std::string_view name) const {
+  auto id = canonical_uuid(param(name));
+  if (!id) throw ApiError{422, std::string(name) + " must be a UUID, got \"" + param(name) + "\""};
+  return *id;
+}
+
+const json& ApiRequest::body() const {
+  if (!body_) {
+    if (http_.body.empty()) {
+      body_ = json::object();
+    } else {
+      json parsed = json::parse(http_.body, nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_discarded()) throw ApiError{422, "The request body is not valid JSON"};
+      if (!parsed.is_object()) throw ApiError{422, "The request body must be a JSON object"};
+      body_ = std::move(parsed);
+    }
+  }
+  return *body_;
+}
+
+std::optional<std::string> ApiRequest::query(const std::string& name) const {
+  if (!http_.has_param(name)) return std::nullopt;
+  return http_.get_param_value(name);
+}
+
+void Router::add(std::string method, std::string pattern, Handler handler, Access access) {
+  Route route{std::move(method), pattern, {}, access, std::move(handler)};
+  for (auto part : split_path(pattern)) route.segments.emplace_back(part);
+  routes_.push_back(std::move(route));
+}
+
+RouteMatch Router::match(std::string_view method, std::string_view path) const {
+  const auto parts = split_path(path);
+  RouteMatch result;
+  for (const auto& route : routes_) {
+    if (route.segments.size() != parts.size()) continue;
+    Pairs params;
+    bool ok = true;
+    for (size_t i = 0; i < parts.size() && ok; ++i) {
+      const std::string& seg = route.segments[i];
+      if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}')
+        params.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));  // httplib decoded the path
+      else
+        ok = seg == parts[i];
+    }
+    if (!ok) continue;
+    if (route.method != method) {
+      result.other_method = true;
+      continue;
+    }
+    result.route = &route;
+    result.params = std::move(params);
+    return result;
+  }
+  return result;
+}
+
+}  // namespace lgs

@@ -1,0 +1,73 @@
+// Method + path-template routing ("/threads/{thread_id}/runs/{run_id}"), independent of the
+// HTTP library: the server matches once, before authentication, so the auth plugin sees the
+// path parameters and public routes skip it.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "auth/user.hpp"
+
+namespace lgs {
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+// One API request as handlers see it.
+class ApiRequest {
+ public:
+  ApiRequest(const httplib::Request& http, const Pairs& params, const User* user)
+      : http_(http), params_(params), user_(user) {}
+
+  const httplib::Request& http() const { return http_; }
+  // The authenticated user; null when the server runs without an auth plugin.
+  const User* user() const { return user_; }
+  const std::string& param(std::string_view name) const;
+  // A path parameter that must be a UUID; 422 otherwise. Returns its canonical form.
+  std::string uuid_param(std::string_view name) const;
+  // The body as a JSON object (an empty body is {}); 422 when it is not one.
+  const json& body() const;
+  // A query parameter, if present.
+  std::optional<std::string> query(const std::string& name) const;
+
+ private:
+  const httplib::Request& http_;
+  const Pairs& params_;
+  const User* user_;
+  mutable std::optional<json> body_;
+};
+
+using Handler = std::function<void(const ApiRequest&, httplib::Response&)>;
+
+enum class Access { authenticated, open };
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  std::vector<std::string> segments;  // "{name}" segments capture
+  Access access;
+  Handler handler;
+};
+
+struct RouteMatch {
+  const Route* route = nullptr;
+  Pairs params;
+  bool other_method = false;  // the path exists for another method (405)
+};
+
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Handler handler, Access access = Access::authenticated);
+  RouteMatch match(std::string_view method, std::string_view path) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace lgs

@@ -1,0 +1,49 @@
+// A loaded graph plugin: its library, instance and validated structure.
+#pragma once
+
+#include <langgraph/abi.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "config/config.hpp"
+#include "plugin/plugin_library.hpp"
+#include "runtime/graph_spec.hpp"
+
+namespace lgs {
+
+// A node or router that failed: `type` names the kind of error as the API reports it.
+struct GraphError : std::runtime_error {
+  GraphError(std::string type, const std::string& message) : std::runtime_error(message), type(std::move(type)) {}
+  std::string type;
+};
+
+class GraphPlugin {
+ public:
+  // Loads, instantiates and describes the graph; throws StartupError naming the cause.
+  static std::shared_ptr<const GraphPlugin> load(const std::string& graph_id, const PluginRef& ref);
+  ~GraphPlugin();
+  GraphPlugin(const GraphPlugin&) = delete;
+  GraphPlugin& operator=(const GraphPlugin&) = delete;
+
+  const std::string& graph_id() const { return graph_id_; }
+  const GraphSpec& spec() const { return spec_; }
+
+  // Runs a node; returns its update (an object). Throws GraphError.
+  json run_node(const std::string& node, const json& state, const json& config) const;
+  // Evaluates a branch; returns the destinations it chose. Throws GraphError.
+  std::vector<std::string> route(const GraphSpec::Branch& branch, const json& state, const json& config) const;
+
+ private:
+  GraphPlugin() = default;
+  SharedLibrary library_;  // first member: destroyed last, after the instance
+  const lg_graph_plugin* descriptor_ = nullptr;
+  void* instance_ = nullptr;
+  std::string graph_id_;
+  GraphSpec spec_;
+};
+
+using GraphPluginPtr = std::shared_ptr<const GraphPlugin>;
+
+}  // namespace lgs

@@ -1,0 +1,62 @@
+// The host side of lg_sink: collects what a plugin call wrote, copied into C++ values.
+#pragma once
+
+#include <langgraph/abi.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace lgs {
+
+class HostSink {
+ public:
+  HostSink() {
+    sink_.struct_size = sizeof(lg_sink);
+    sink_.host = this;
+    sink_.set_json = [](void* host, lg_str key, lg_str json) {
+      static_cast<HostSink*>(host)->json_[std::string(view(key))] = std::string(view(json));
+    };
+    sink_.set_http_error = [](void* host, int32_t status, lg_str detail) {
+      static_cast<HostSink*>(host)->http_error_ = HttpError{status, std::string(view(detail))};
+    };
+    sink_.add_header = [](void* host, lg_str name, lg_str value) {
+      static_cast<HostSink*>(host)->headers_.emplace_back(std::string(view(name)), std::string(view(value)));
+    };
+    sink_.set_failure = [](void* host, lg_str message) {
+      static_cast<HostSink*>(host)->failure_ = std::string(view(message));
+    };
+  }
+  HostSink(const HostSink&) = delete;
+  HostSink& operator=(const HostSink&) = delete;
+
+  struct HttpError {
+    int status;
+    std::string detail;
+  };
+
+  lg_sink* get() { return &sink_; }
+  // The JSON text written under `key`, if any.
+  const std::string* json(const std::string& key) const {
+    auto it = json_.find(key);
+    return it == json_.end() ? nullptr : &it->second;
+  }
+  const std::optional<HttpError>& http_error() const { return http_error_; }
+  const std::vector<std::pair<std::string, std::string>>& headers() const { return headers_; }
+  const std::string& failure() const { return failure_; }
+
+  static lg_str str(std::string_view s) { return lg_str{s.data(), s.size()}; }
+  static std::string_view view(lg_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
+
+ private:
+  lg_sink sink_{};
+  std::map<std::string, std::string> json_;
+  std::optional<HttpError> http_error_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::string failure_;
+};
+
+}  // namespace lgs

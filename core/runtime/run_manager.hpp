@@ -1,0 +1,59 @@
+// Runs in the background: a queue and a pool of workers that execute graph plugins.
+// A worker picks a run up as soon as it is queued; runs of one thread execute one at a time,
+// in the order they were created.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "plugin/graph_plugin.hpp"
+#include "storage/storage.hpp"
+
+namespace lgs {
+
+using Graphs = std::map<std::string, GraphPluginPtr>;
+
+class RunManager {
+ public:
+  RunManager(Storage& storage, const Graphs& graphs, int workers);
+  ~RunManager();
+  RunManager(const RunManager&) = delete;
+  RunManager& operator=(const RunManager&) = delete;
+
+  // Queues a stored, pending run.
+  void enqueue(const std::string& run_id);
+  // Queues a stored, pending run and blocks until it has finished; returns it as it finished
+  // (also for temporary runs, whose thread and run records are gone by then). nullopt when
+  // the server is stopping or the run was deleted.
+  std::optional<Run> enqueue_and_wait(const std::string& run_id);
+  // Blocks until an existing run has finished; nullopt as above or when there is no such run.
+  std::optional<Run> wait(const std::string& run_id);
+  // Stops the workers after the runs they are executing; queued runs stay pending.
+  void shutdown();
+
+ private:
+  void work();
+  void execute(const std::string& run_id);
+  void finish(Run& run);
+  std::optional<Run> wait_locked(std::unique_lock<std::mutex>& lock, const std::string& run_id);
+
+  Storage& storage_;
+  const Graphs& graphs_;
+  std::mutex mutex_;
+  std::condition_variable queued_;    // a run was queued, or shutdown
+  std::condition_variable finished_;  // a run finished, or shutdown
+  std::deque<std::string> queue_;     // run ids, oldest first
+  std::set<std::string> busy_threads_;
+  std::map<std::string, int> waiters_;    // run id -> callers blocked in wait
+  std::map<std::string, Run> completed_;  // finished runs someone waits for
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace lgs

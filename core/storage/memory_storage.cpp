@@ -1,0 +1,158 @@
+#include "storage/memory_storage.hpp"
+
+#include <algorithm>
+
+namespace lgs {
+
+bool json_contains(const json& document, const json& pattern) {
+  if (pattern.is_object()) {
+    if (!document.is_object()) return false;
+    for (const auto& [key, value] : pattern.items()) {
+      auto it = document.find(key);
+      if (it == document.end() || !json_contains(*it, value)) return false;
+    }
+    return true;
+  }
+  if (pattern.is_array()) {
+    if (!document.is_array()) return false;
+    return std::all_of(pattern.begin(), pattern.end(), [&](const json& wanted) {
+      return std::any_of(document.begin(), document.end(), [&](const json& have) { return json_contains(have, wanted); });
+    });
+  }
+  return document == pattern;
+}
+
+namespace {
+
+template <typename T>
+Page<T> paginate(std::vector<T> matches, int offset, int limit) {
+  Page<T> page;
+  page.total = matches.size();
+  const size_t begin = std::min(matches.size(), static_cast<size_t>(std::max(offset, 0)));
+  const size_t end = std::min(matches.size(), begin + static_cast<size_t>(std::max(limit, 0)));
+  page.items.assign(std::make_move_iterator(matches.begin() + begin), std::make_move_iterator(matches.begin() + end));
+  return page;
+}
+
+template <typename T, typename Key>
+void sort_by(std::vector<T>& items, bool descending, Key key) {
+  std::stable_sort(items.begin(), items.end(), [&](const T& a, const T& b) {
+    return descending ? key(b) < key(a) : key(a) < key(b);
+  });
+}
+
+}  // namespace
+
+void MemoryStorage::put_assistant(const Assistant& assistant) {
+  std::lock_guard lock(mutex_);
+  assistants_[assistant.assistant_id] = assistant;
+}
+
+std::optional<Assistant> MemoryStorage::get_assistant(const std::string& assistant_id) {
+  std::lock_guard lock(mutex_);
+  auto it = assistants_.find(assistant_id);
+  if (it == assistants_.end()) return std::nullopt;
+  return it->second;
+}
+
+Page<Assistant> MemoryStorage::search_assistants(const AssistantQuery& q) {
+  std::vector<Assistant> matches;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, a] : assistants_) {
+      if (q.graph_id && a.graph_id != *q.graph_id) continue;
+      if (q.name && a.name.find(*q.name) == std::string::npos) continue;
+      if (!json_contains(a.metadata, q.metadata)) continue;
+      matches.push_back(a);
+    }
+  }
+  sort_by(matches, q.descending, [&](const Assistant& a) -> std::string {
+    if (q.sort_by == "assistant_id") return a.assistant_id;
+    if (q.sort_by == "graph_id") return a.graph_id;
+    if (q.sort_by == "name") return a.name;
+    if (q.sort_by == "updated_at") return a.updated_at;
+    return a.created_at;
+  });
+  return paginate(std::move(matches), q.offset, q.limit);
+}
+
+bool MemoryStorage::create_thread(const Thread& thread) {
+  std::lock_guard lock(mutex_);
+  return threads_.emplace(thread.thread_id, thread).second;
+}
+
+std::optional<Thread> MemoryStorage::get_thread(const std::string& thread_id) {
+  std::lock_guard lock(mutex_);
+  auto it = threads_.find(thread_id);
+  if (it == threads_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MemoryStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) {
+  std::lock_guard lock(mutex_);
+  auto it = threads_.find(thread_id);
+  if (it == threads_.end()) return false;
+  change(it->second);
+  return true;
+}
+
+bool MemoryStorage::delete_thread(const std::string& thread_id) {
+  std::lock_guard lock(mutex_);
+  if (!threads_.erase(thread_id)) return false;
+  std::erase_if(runs_, [&](const auto& entry) { return entry.second.thread_id == thread_id; });
+  return true;
+}
+
+Page<Thread> MemoryStorage::search_threads(const ThreadQuery& q) {
+  std::vector<Thread> matches;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, t] : threads_) {
+      if (!q.ids.empty() && std::find(q.ids.begin(), q.ids.end(), id) == q.ids.end()) continue;
+      if (q.status && t.status != *q.status) continue;
+      if (!json_contains(t.metadata, q.metadata)) continue;
+      if (!q.values.empty() && !json_contains(t.values, q.values)) continue;
+      matches.push_back(t);
+    }
+  }
+  sort_by(matches, q.descending, [&](const Thread& t) -> std::string {
+    if (q.sort_by == "thread_id") return t.thread_id;
+    if (q.sort_by == "status") return t.status;
+    if (q.sort_by == "updated_at") return t.updated_at;
+    return t.created_at;
+  });
+  return paginate(std::move(matches), q.offset, q.limit);
+}
+
+void MemoryStorage::put_run(const Run& run) {
+  std::lock_guard lock(mutex_);
+  runs_[run.run_id] = run;
+}
+
+std::optional<Run> MemoryStorage::get_run(const std::string& run_id) {
+  std::lock_guard lock(mutex_);
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MemoryStorage::update_run(const std::string& run_id, const std::function<void(Run&)>& change) {
+  std::lock_guard lock(mutex_);
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) return false;
+  change(it->second);
+  return true;
+}
+
+Page<Run> MemoryStorage::list_runs(const RunQuery& q) {
+  std::vector<Run> matches;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, r] : runs_)
+      if (r.thread_id == q.thread_id && (!q.status || r.status == *q.status)) matches.push_back(r);
+  }
+  sort_by(matches, /*descending=*/true, [](const Run& r) { return r.created_at; });
+  return paginate(std::move(matches), q.offset, q.limit);
+}
+
+}  // namespace lgs

@@ -1,0 +1,35 @@
+// Storage kept in process memory, guarded by one mutex. Gone when the server stops.
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "storage/storage.hpp"
+
+namespace lgs {
+
+class MemoryStorage final : public Storage {
+ public:
+  void put_assistant(const Assistant& assistant) override;
+  std::optional<Assistant> get_assistant(const std::string& assistant_id) override;
+  Page<Assistant> search_assistants(const AssistantQuery& query) override;
+
+  bool create_thread(const Thread& thread) override;
+  std::optional<Thread> get_thread(const std::string& thread_id) override;
+  bool update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) override;
+  bool delete_thread(const std::string& thread_id) override;
+  Page<Thread> search_threads(const ThreadQuery& query) override;
+
+  void put_run(const Run& run) override;
+  std::optional<Run> get_run(const std::string& run_id) override;
+  bool update_run(const std::string& run_id, const std::function<void(Run&)>& change) override;
+  Page<Run> list_runs(const RunQuery& query) override;
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, Assistant> assistants_;
+  std::map<std::string, Thread> threads_;
+  std::map<std::string, Run> runs_;
+};
+
+}  // namespace lgs

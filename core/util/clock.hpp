@@ -1,0 +1,11 @@
+#pragma once
+
+#include <string>
+
+namespace lgs {
+
+// Now as ISO 8601 in UTC with microseconds, as the Python server writes timestamps:
+// "2026-11-23T19:05:42.123456+00:00".
+std::string now_iso8601();
+
+}  // namespace lgs

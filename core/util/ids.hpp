@@ -1,0 +1,16 @@
+// UUIDs as LangGraph uses them: random ids for resources, name-based (v5) ids for system assistants.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace lgs {
+
+std::string uuid4();
+// RFC 4122 version 5 (SHA-1) of `name` in `namespace_id`.
+std::string uuid5(std::string_view namespace_id, std::string_view name);
+// The canonical lower-case form of a UUID, or nullopt when `text` is not one.
+std::optional<std::string> canonical_uuid(std::string_view text);
+
+}  // namespace lgs

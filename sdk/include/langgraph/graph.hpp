@@ -1,0 +1,247 @@
+// Writing a graph plugin: declare channels, nodes and edges; the server runs the supersteps.
+//
+//   #include <langgraph/graph.hpp>
+//   using namespace langgraph;
+//
+//   static StateGraph make() {
+//     StateGraph g;
+//     g.channel("messages", reducers::add_messages);
+//     g.node("call_model", [](const State& state, const RunConfig& config) -> Update {
+//       return {{"messages", {ai_message("Hello " + config.auth_user().identity() + "!")}}};
+//     });
+//     g.edge(START, "call_model").edge("call_model", END);
+//     return g;
+//   }
+//   LANGGRAPH_EXPORT_GRAPH(graph, make)   // langgraph.json: "graphs": {"agent": "./agent.so:graph"}
+//
+// Node and router functions must be thread-safe: runs of the same graph execute concurrently.
+#pragma once
+
+#include <langgraph/detail/boundary.hpp>
+
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace langgraph {
+
+using State = json;   // the whole state: channel name -> value
+using Update = json;  // a partial state: channel name -> value, merged by each channel's reducer
+
+inline constexpr const char* START = "__start__";
+inline constexpr const char* END = "__end__";
+
+// How a channel merges the updates written to it. The runtime in the server applies them.
+enum class Reducer { last_value, append, add_messages };
+namespace reducers {
+inline constexpr Reducer last_value = Reducer::last_value;      // the newest write wins
+inline constexpr Reducer append = Reducer::append;              // lists are concatenated
+inline constexpr Reducer add_messages = Reducer::add_messages;  // LangGraph's add_messages
+}  // namespace reducers
+
+inline const char* reducer_name(Reducer r) {
+  switch (r) {
+    case Reducer::append: return "append";
+    case Reducer::add_messages: return "add_messages";
+    default: return "last_value";
+  }
+}
+
+// The authenticated user a run acts for: config.configurable.langgraph_auth_user.
+class AuthUser {
+ public:
+  explicit AuthUser(const json& raw) : raw_(raw) {}
+  std::string identity() const { return value("identity", std::string()); }
+  std::string display_name() const { return value("display_name", identity()); }
+  std::vector<std::string> permissions() const {
+    return raw_.is_object() && raw_.contains("permissions") ? raw_["permissions"].get<std::vector<std::string>>()
+                                                            : std::vector<std::string>{};
+  }
+  // A custom field returned by authenticate (email, github_token...), or `fallback`.
+  template <typename T>
+  T value(const std::string& key, T fallback) const {
+    if (!raw_.is_object() || !raw_.contains(key) || raw_[key].is_null()) return fallback;
+    try {
+      return raw_[key].get<T>();
+    } catch (const json::exception&) {
+      return fallback;
+    }
+  }
+  std::string value(const std::string& key, const char* fallback) const { return value(key, std::string(fallback)); }
+  bool exists() const { return raw_.is_object(); }
+  const json& raw() const { return raw_; }
+
+ private:
+  const json& raw_;
+};
+
+// The run's config, as LangGraph passes it to nodes.
+class RunConfig {
+ public:
+  explicit RunConfig(json raw) : raw_(std::move(raw)) {
+    if (!raw_.is_object()) raw_ = json::object();
+    if (!raw_.contains("configurable") || !raw_["configurable"].is_object()) raw_["configurable"] = json::object();
+  }
+  const json& configurable() const { return raw_["configurable"]; }
+  AuthUser auth_user() const {
+    static const json none;
+    const json& c = configurable();
+    return AuthUser(c.contains("langgraph_auth_user") ? c["langgraph_auth_user"] : none);
+  }
+  std::string thread_id() const { return configurable().value("thread_id", std::string()); }
+  std::string run_id() const { return configurable().value("run_id", std::string()); }
+  const json& raw() const { return raw_; }
+
+ private:
+  json raw_;
+};
+
+// Messages in LangGraph's shape. add_messages fills in ids and the remaining fields.
+inline json ai_message(std::string content) { return json{{"type", "ai"}, {"content", std::move(content)}}; }
+inline json human_message(std::string content) { return json{{"type", "human"}, {"content", std::move(content)}}; }
+inline json system_message(std::string content) { return json{{"type", "system"}, {"content", std::move(content)}}; }
+
+// The text of a message: its content string, or the text parts of a content list.
+inline std::string message_text(const json& message) {
+  const json& content = message.is_object() && message.contains("content") ? message["content"] : message;
+  if (content.is_string()) return content.get<std::string>();
+  std::string text;
+  if (content.is_array())
+    for (const auto& part : content)
+      if (part.is_object() && part.value("type", "") == "text") text += part.value("text", "");
+  return text;
+}
+
+// The newest message of `type` ("human", "ai", ...) in a messages channel, or null.
+inline json last_message(const State& state, const std::string& type, const std::string& channel = "messages") {
+  if (!state.contains(channel) || !state[channel].is_array()) return nullptr;
+  const json& messages = state[channel];
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it)
+    if (it->is_object() && it->value("type", "") == type) return *it;
+  return nullptr;
+}
+
+using NodeFunction = std::function<Update(const State&, const RunConfig&)>;
+// Returns the next node's name (or END); return a json list to fan out to several nodes.
+using RouterFunction = std::function<json(const State&, const RunConfig&)>;
+
+class StateGraph {
+ public:
+  StateGraph& channel(std::string name, Reducer reducer = reducers::last_value) {
+    channels_[std::move(name)] = reducer;
+    return *this;
+  }
+  StateGraph& node(std::string name, NodeFunction fn) {
+    if (name == START || name == END) throw std::invalid_argument("node name is reserved: " + name);
+    if (nodes_.count(name)) throw std::invalid_argument("node already exists: " + name);
+    order_.push_back(name);
+    nodes_[std::move(name)] = std::move(fn);
+    return *this;
+  }
+  StateGraph& edge(std::string from, std::string to) {
+    edges_.emplace_back(std::move(from), std::move(to));
+    return *this;
+  }
+  // After `from`, `router` picks where to go. `destinations` (optional) lists the possible
+  // targets so the graph can be drawn.
+  StateGraph& conditional_edges(std::string from, RouterFunction router, std::vector<std::string> destinations = {}) {
+    Branch b{from + ":" + std::to_string(branches_.size()), std::move(from), std::move(router), std::move(destinations)};
+    branches_.push_back(std::move(b));
+    return *this;
+  }
+
+  // The structure the server's runtime executes. Throws std::invalid_argument on a dangling edge.
+  json describe() const {
+    auto known = [&](const std::string& n, bool as_source) {
+      return nodes_.count(n) || (as_source ? n == START : n == END);
+    };
+    json channels = json::object();
+    for (const auto& [name, reducer] : channels_) channels[name] = reducer_name(reducer);
+    json edges = json::array();
+    for (const auto& [from, to] : edges_) {
+      if (!known(from, true)) throw std::invalid_argument("edge from unknown node: " + from);
+      if (!known(to, false)) throw std::invalid_argument("edge to unknown node: " + to);
+      edges.push_back({from, to});
+    }
+    json branches = json::array();
+    for (const auto& b : branches_) {
+      if (!known(b.source, true)) throw std::invalid_argument("conditional edge from unknown node: " + b.source);
+      branches.push_back({{"id", b.id}, {"source", b.source}, {"destinations", b.destinations}});
+    }
+    return {{"channels", channels}, {"nodes", order_}, {"edges", edges}, {"branches", branches}};
+  }
+
+  Update run_node(const std::string& name, const State& state, const RunConfig& config) const {
+    auto it = nodes_.find(name);
+    if (it == nodes_.end()) throw std::invalid_argument("unknown node: " + name);
+    Update update = it->second(state, config);
+    return update.is_null() ? json::object() : update;
+  }
+
+  json route(const std::string& branch, const State& state, const RunConfig& config) const {
+    for (const auto& b : branches_)
+      if (b.id == branch) return b.router(state, config);
+    throw std::invalid_argument("unknown branch: " + branch);
+  }
+
+ private:
+  struct Branch {
+    std::string id, source;
+    RouterFunction router;
+    std::vector<std::string> destinations;
+  };
+  std::map<std::string, Reducer> channels_;
+  std::map<std::string, NodeFunction> nodes_;
+  std::vector<std::string> order_;
+  std::vector<std::pair<std::string, std::string>> edges_;
+  std::vector<Branch> branches_;
+};
+
+namespace detail {
+
+inline std::string_view view(lg_str s) { return from_lg(s); }
+inline json parse(lg_str s) { return s.len ? json::parse(view(s)) : json::object(); }
+
+template <auto Factory>
+const lg_graph_plugin* graph_descriptor(const char* name) noexcept {
+  static lg_graph_plugin plugin = [name] {
+    lg_graph_plugin p{};
+    p.abi_version = LG_ABI_VERSION;
+    p.struct_size = sizeof(lg_graph_plugin);
+    p.name = name;
+    p.create = &create_instance<StateGraph, Factory>;
+    p.destroy = &destroy_instance<StateGraph>;
+    p.describe = [](void* self, lg_sink* out) noexcept {
+      return guarded(out, [&] { set_json(out, "graph", static_cast<const StateGraph*>(self)->describe()); });
+    };
+    p.run_node = [](void* self, const lg_node_call* call, lg_sink* out) noexcept {
+      return guarded(out, [&] {
+        const auto* graph = static_cast<const StateGraph*>(self);
+        const Update update = graph->run_node(std::string(view(call->node)), parse(call->state_json),
+                                              RunConfig(parse(call->config_json)));
+        set_json(out, "update", update);
+      });
+    };
+    p.route = [](void* self, const lg_route_call* call, lg_sink* out) noexcept {
+      return guarded(out, [&] {
+        const auto* graph = static_cast<const StateGraph*>(self);
+        set_json(out, "next", graph->route(std::string(view(call->branch)), parse(call->state_json),
+                                           RunConfig(parse(call->config_json))));
+      });
+    };
+    return p;
+  }();
+  return &plugin;
+}
+
+}  // namespace detail
+}  // namespace langgraph
+
+// Exports `symbol` for langgraph.json ("lib.so:symbol"); `factory` returns the StateGraph.
+#define LANGGRAPH_EXPORT_GRAPH(symbol, factory)                      \
+  LANGGRAPH_PLUGIN_API const lg_graph_plugin* symbol(void) {         \
+    return ::langgraph::detail::graph_descriptor<&factory>(#symbol); \
+  }

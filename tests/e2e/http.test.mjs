@@ -1,0 +1,545 @@
+// HTTP-level behaviour: keep-alive connections after a rejected POST, plugin failures that must
+// fail closed without leaking, request validation, what an auth plugin sees of a request, and
+// many concurrent clients.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import {
+  DEFAULT_CONFIG,
+  RawConnection,
+  TOKENS,
+  UUID_RE,
+  buildRequest,
+  cleanupTempDirs,
+  configWithAuth,
+  fixture,
+  randomUUID,
+  request,
+  startServer,
+  tempConfig,
+} from './harness.mjs';
+
+const T = { timeout: 30_000 };
+const HELLO = { messages: [{ role: 'user', content: 'Hello!' }] };
+
+after(async () => {
+  await cleanupTempDirs();
+});
+
+async function startWithAuthFixture(name) {
+  const { config } = await tempConfig(configWithAuth(`${fixture(name)}:auth`));
+  return startServer({ config });
+}
+
+/** A JSON body of exactly `size` bytes. */
+function paddedJsonBody(size) {
+  const prefix = '{"metadata":{"pad":"';
+  const suffix = '"}}';
+  return prefix + 'x'.repeat(size - prefix.length - suffix.length) + suffix;
+}
+
+function assertJsonError(res, status, what) {
+  assert.equal(res.status, status, `${what}: expected ${status}, got ${res.status} ${res.text}`);
+  assert.match(res.headers.get('content-type') ?? '', /application\/json/, `${what}: content-type`);
+  assert.ok(res.json && typeof res.json === 'object', `${what}: body is not JSON: ${JSON.stringify(res.text)}`);
+  assert.equal(typeof res.json.detail, 'string', `${what}: no string "detail" in ${res.text}`);
+  assert.ok(res.json.detail.length > 0, `${what}: empty detail`);
+}
+
+const STRAY_400 = /HTTP\/1\.[01] 400/;
+
+// ---------------------------------------------------------------------------
+
+describe('keep-alive after a rejected POST with an unread body', () => {
+  let server;
+  before(async () => {
+    server = await startServer({ config: DEFAULT_CONFIG });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const rejected = () =>
+    buildRequest('POST', '/threads', {
+      headers: [
+        ['Content-Type', 'application/json'],
+        ['Connection', 'keep-alive'],
+      ],
+      body: paddedJsonBody(8192),
+    });
+  const followUp = () =>
+    buildRequest('POST', '/threads', {
+      headers: [
+        ['Authorization', `Bearer ${TOKENS.user1}`],
+        ['Content-Type', 'application/json'],
+        ['Connection', 'keep-alive'],
+      ],
+      body: JSON.stringify({ metadata: { follow_up: true } }),
+    });
+
+  function checkFollowUp(second, conn) {
+    if (second === null) return; // the server chose to close the connection: fine
+    assert.equal(second.status, 200, `the request after the 401 got ${second.status}: ${second.text}\nall bytes:\n${conn.allReceived()}`);
+    assert.match(second.json?.thread_id ?? '', UUID_RE, `the follow-up should create a thread: ${second.text}`);
+    assert.deepEqual(second.json.metadata, { follow_up: true });
+  }
+
+  test('sequential: 401 for the 8 KB POST, then the next request on the socket is answered correctly or the socket is closed', T, async () => {
+    const conn = await RawConnection.connect(server.port);
+    try {
+      await conn.write(rejected());
+      const first = await conn.readResponse({ timeoutMs: 5000 });
+      assert.ok(first, `the connection closed without a response; received: ${JSON.stringify(conn.allReceived())}`);
+      assert.equal(first.status, 401, first.text);
+      assert.deepEqual(first.json, { detail: 'Invalid token' });
+      assert.equal(first.headers['www-authenticate'], 'Bearer');
+
+      // A server that left the body in the socket parses it as a request and answers 400 on its own.
+      await conn.waitClosed(300);
+      assert.ok(!STRAY_400.test(conn.allReceived()), `stray 400 after the 401:\n${conn.allReceived()}`);
+      assert.equal(conn.buf.length, 0, `unexpected bytes after the 401: ${JSON.stringify(conn.buf.toString('latin1'))}`);
+
+      let second = null;
+      if (!conn.closed) {
+        let writeFailed = false;
+        try {
+          await conn.write(followUp());
+        } catch {
+          writeFailed = true; // closed under us: fine
+        }
+        if (!writeFailed) second = await conn.readResponse({ timeoutMs: 5000 });
+      }
+      checkFollowUp(second, conn);
+      await conn.waitClosed(200);
+      assert.ok(!STRAY_400.test(conn.allReceived()), `stray 400 on the connection:\n${conn.allReceived()}`);
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  test('pipelined: both requests in one write; 401 then the right answer (or a close), never a 400', T, async () => {
+    const conn = await RawConnection.connect(server.port);
+    try {
+      await conn.write(Buffer.concat([rejected(), followUp()]));
+      const first = await conn.readResponse({ timeoutMs: 5000 });
+      assert.ok(first, `the connection closed without a response; received: ${JSON.stringify(conn.allReceived())}`);
+      assert.equal(first.status, 401, first.text);
+      const second = await conn.readResponse({ timeoutMs: 5000 });
+      checkFollowUp(second, conn);
+      await conn.waitClosed(300);
+      assert.ok(!STRAY_400.test(conn.allReceived()), `stray 400 on the connection:\n${conn.allReceived()}`);
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  test('the server is still healthy afterwards', T, async () => {
+    const res = await request(`${server.url}/threads`, { method: 'POST', token: TOKENS.user2, body: {} });
+    assert.equal(res.status, 200, res.text);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('auth plugin failures fail closed', () => {
+  const SECRET = 'secret internal detail';
+
+  function assertNoLeak(res, what) {
+    assert.ok(!res.text.includes(SECRET), `${what}: body leaks the exception text: ${res.text}`);
+    for (const [name, value] of res.headers) {
+      assert.notEqual(name.toLowerCase(), 'exception_what', `${what}: EXCEPTION_WHAT header present: ${value}`);
+      assert.ok(!value.includes(SECRET), `${what}: header ${name} leaks the exception text`);
+      assert.ok(!name.includes('secret'), `${what}: header name ${name} leaks`);
+    }
+  }
+
+  describe('authenticate throws std::runtime_error', () => {
+    let server;
+    before(async () => {
+      server = await startWithAuthFixture('auth_throws');
+    });
+    after(async () => {
+      await server?.stop();
+    });
+
+    test('answers 500 with a generic JSON detail and leaks nothing', T, async () => {
+      const cases = [
+        ['POST', '/threads', {}, TOKENS.user1],
+        ['POST', '/threads', {}, undefined],
+        ['GET', `/threads/${randomUUID()}`, undefined, TOKENS.user1],
+        ['POST', '/runs/wait', { assistant_id: 'agent', input: HELLO }, TOKENS.user2],
+        ['GET', '/assistants/agent', undefined, TOKENS.user2],
+      ];
+      for (const [method, path, body, token] of cases) {
+        const res = await request(`${server.url}${path}`, { method, body, token });
+        const what = `${method} ${path}`;
+        assertJsonError(res, 500, what);
+        assertNoLeak(res, what);
+      }
+    });
+
+    test('raw response headers carry no exception text', T, async () => {
+      const conn = await RawConnection.connect(server.port);
+      try {
+        await conn.write(
+          buildRequest('POST', '/threads', {
+            headers: [
+              ['Authorization', `Bearer ${TOKENS.user1}`],
+              ['Content-Type', 'application/json'],
+              ['Connection', 'close'],
+            ],
+            body: '{}',
+          }),
+        );
+        const res = await conn.readResponse({ timeoutMs: 5000 });
+        assert.ok(res, 'no response');
+        assert.equal(res.status, 500);
+        const raw = conn.allReceived();
+        assert.ok(!/exception_what/i.test(raw), `EXCEPTION_WHAT in the raw response:\n${raw}`);
+        assert.ok(!raw.includes(SECRET), `exception text in the raw response:\n${raw}`);
+      } finally {
+        conn.destroy();
+      }
+    });
+
+    test('unauthenticated routes still work and the server did not crash', T, async () => {
+      const res = await request(`${server.url}/ok`);
+      assert.equal(res.status, 200);
+      assert.equal(server.proc.exitCode, null);
+    });
+  });
+
+  describe('authenticate returns a user without identity', () => {
+    let server;
+    before(async () => {
+      server = await startWithAuthFixture('auth_bad_user');
+    });
+    after(async () => {
+      await server?.stop();
+    });
+
+    test('answers 500 (never an allow) and the server keeps running', T, async () => {
+      for (const [method, path, body] of [
+        ['POST', '/threads', {}],
+        ['POST', '/threads/search', {}],
+        ['POST', '/runs/wait', { assistant_id: 'agent', input: HELLO }],
+      ]) {
+        const res = await request(`${server.url}${path}`, { method, body, token: TOKENS.user1 });
+        assertJsonError(res, 500, `${method} ${path}`);
+      }
+      const ok = await request(`${server.url}/ok`);
+      assert.equal(ok.status, 200);
+      assert.equal(server.proc.exitCode, null);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('request validation', () => {
+  let server;
+  let threadId;
+  before(async () => {
+    server = await startServer({ config: DEFAULT_CONFIG });
+    const res = await request(`${server.url}/threads`, { method: 'POST', token: TOKENS.user1, body: {} });
+    assert.equal(res.status, 200, res.text);
+    threadId = res.json.thread_id;
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const call = (method, path, body, headers = {}) =>
+    request(`${server.url}${path}`, { method, body, token: TOKENS.user1, headers });
+  const JSON_CT = { 'content-type': 'application/json' };
+
+  test('malformed JSON bodies are 422', T, async () => {
+    for (const [method, path] of [
+      ['POST', '/threads'],
+      ['PATCH', () => `/threads/${threadId}`],
+      ['POST', '/threads/search'],
+      ['POST', '/assistants/search'],
+      ['POST', () => `/threads/${threadId}/runs`],
+      ['POST', () => `/threads/${threadId}/runs/wait`],
+      ['POST', '/runs/wait'],
+    ]) {
+      const p = typeof path === 'function' ? path() : path;
+      assertJsonError(await call(method, p, '{"metadata": {', JSON_CT), 422, `${method} ${p} with truncated JSON`);
+      assertJsonError(await call(method, p, 'not json at all', JSON_CT), 422, `${method} ${p} with non-JSON`);
+    }
+  });
+
+  test('wrong types are 422', T, async () => {
+    const cases = [
+      ['POST', '/threads', { metadata: 'oops' }],
+      ['POST', '/threads', [1, 2, 3]],
+      ['POST', '/threads', { thread_id: 'not-a-uuid' }],
+      ['PATCH', `/threads/${threadId}`, { metadata: 5 }],
+      ['POST', '/threads/search', { metadata: 'oops' }],
+      ['POST', '/threads/search', { limit: 'ten' }],
+      ['POST', '/assistants/search', { metadata: [] }],
+      ['POST', `/threads/${threadId}/runs`, { input: HELLO }],
+      ['POST', `/threads/${threadId}/runs`, { assistant_id: 42, input: HELLO }],
+      ['POST', `/threads/${threadId}/runs/wait`, { assistant_id: 'agent', input: HELLO, metadata: 'oops' }],
+      ['POST', '/runs/wait', { assistant_id: 'agent', input: HELLO, config: 'oops' }],
+      ['POST', '/runs/wait', 'null'],
+    ];
+    for (const [method, path, body] of cases) {
+      const payload = typeof body === 'string' ? body : JSON.stringify(body);
+      assertJsonError(await call(method, path, payload, JSON_CT), 422, `${method} ${path} ${payload}`);
+    }
+    // None of the refused runs was recorded.
+    const runs = await call('GET', `/threads/${threadId}/runs`);
+    assert.equal(runs.status, 200, runs.text);
+    assert.deepEqual(runs.json, []);
+  });
+
+  test('non-UUID ids in the path are 422', T, async () => {
+    for (const [method, path, body] of [
+      ['GET', '/threads/not-a-uuid'],
+      ['PATCH', '/threads/not-a-uuid', { metadata: {} }],
+      ['DELETE', '/threads/not-a-uuid'],
+      ['GET', '/threads/not-a-uuid/runs'],
+      ['POST', '/threads/not-a-uuid/runs', { assistant_id: 'agent', input: HELLO }],
+      ['POST', '/threads/not-a-uuid/runs/wait', { assistant_id: 'agent', input: HELLO }],
+      ['GET', `/threads/${threadId}/runs/not-a-uuid`],
+    ]) {
+      assertJsonError(await call(method, path, body), 422, `${method} ${path}`);
+    }
+  });
+
+  test('unknown ids are 404', T, async () => {
+    const ghost = randomUUID();
+    for (const [method, path, body] of [
+      ['GET', `/threads/${ghost}`],
+      ['PATCH', `/threads/${ghost}`, { metadata: { a: 1 } }],
+      ['DELETE', `/threads/${ghost}`],
+      ['GET', `/threads/${ghost}/runs/${randomUUID()}`],
+      ['GET', `/threads/${threadId}/runs/${randomUUID()}`],
+      ['POST', `/threads/${ghost}/runs`, { assistant_id: 'agent', input: HELLO }],
+      ['POST', `/threads/${ghost}/runs/wait`, { assistant_id: 'agent', input: HELLO }],
+      ['GET', `/assistants/${randomUUID()}`],
+      ['POST', `/threads/${threadId}/runs/wait`, { assistant_id: randomUUID(), input: HELLO }],
+      ['POST', '/runs/wait', { assistant_id: 'no-such-graph', input: HELLO }],
+    ]) {
+      assertJsonError(await call(method, path, body), 404, `${method} ${path}`);
+    }
+  });
+
+  test('unknown routes are a JSON 404', T, async () => {
+    assertJsonError(await call('GET', '/no/such/route'), 404, 'GET /no/such/route');
+  });
+
+  test('the server is still healthy afterwards', T, async () => {
+    const res = await call('GET', `/threads/${threadId}`);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.thread_id, threadId);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('what an auth plugin sees of a request', () => {
+  let server;
+  before(async () => {
+    server = await startWithAuthFixture('auth_inspect');
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('client address from the socket, lower-case headers, path params and decoded query params', T, async () => {
+    const created = await request(`${server.url}/threads`, { method: 'POST', body: {}, token: 'anything' });
+    assert.equal(created.status, 200, created.text);
+    const tid = created.json.thread_id;
+
+    const conn = await RawConnection.connect(server.port);
+    let run;
+    try {
+      await conn.write(
+        buildRequest('POST', `/threads/${tid}/runs?foo=bar%20baz&name=%C3%A9t%C3%A9&n=1&slash=a%2Fb`, {
+          headers: [
+            ['Authorization', 'Bearer anything'],
+            ['Content-Type', 'application/json'],
+            ['X-MiXeD-CaSe', 'VaLuE'],
+            ['REMOTE_ADDR', '6.6.6.6'],
+            ['X-Forwarded-For', '6.6.6.6'],
+            ['X-Real-IP', '6.6.6.6'],
+            ['Connection', 'close'],
+          ],
+          body: JSON.stringify({ assistant_id: 'agent', input: HELLO }),
+        }),
+      );
+      const res = await conn.readResponse({ timeoutMs: 10_000 });
+      assert.ok(res, 'no response');
+      assert.equal(res.status, 200, res.text);
+      run = res.json;
+    } finally {
+      conn.destroy();
+    }
+
+    const user = run?.kwargs?.config?.configurable?.langgraph_auth_user;
+    assert.ok(user && typeof user === 'object', `no langgraph_auth_user in the run: ${JSON.stringify(run)}`);
+    assert.equal(user.identity, 'inspector');
+    assert.equal(user.client_address, '127.0.0.1', 'client address must come from the socket, never a header');
+    assert.equal(user.method, 'POST');
+    assert.equal(user.path, `/threads/${tid}/runs`);
+    assert.ok(user.path_params && typeof user.path_params === 'object', `path_params: ${JSON.stringify(user.path_params)}`);
+    assert.equal(user.path_params.thread_id, tid);
+    assert.deepEqual(user.query_params, { foo: 'bar baz', name: 'été', n: '1', slash: 'a/b' });
+
+    const headers = user.headers;
+    assert.ok(headers && typeof headers === 'object', `headers: ${JSON.stringify(headers)}`);
+    for (const name of Object.keys(headers)) {
+      assert.equal(name, name.toLowerCase(), `header names should be lower-case: ${name}`);
+    }
+    assert.equal(headers['x-mixed-case'], 'VaLuE', `mixed-case header not readable by its lower-case name: ${JSON.stringify(headers)}`);
+    assert.equal(headers.authorization, 'Bearer anything');
+    assert.match(headers['content-type'] ?? '', /application\/json/);
+
+    // The stored run says the same.
+    const fetched = await request(`${server.url}/threads/${tid}/runs/${run.run_id}`, { token: 'anything' });
+    assert.equal(fetched.status, 200, fetched.text);
+    assert.equal(fetched.json.kwargs.config.configurable.langgraph_auth_user.client_address, '127.0.0.1');
+  });
+
+  test('the graph runs with the plugin-provided user', T, async () => {
+    const res = await request(`${server.url}/runs/wait`, {
+      method: 'POST',
+      token: 'anything',
+      body: { assistant_id: 'agent', input: HELLO },
+    });
+    assert.equal(res.status, 200, res.text);
+    const last = res.json?.messages?.at(-1);
+    assert.equal(last?.type, 'ai', res.text);
+    assert.ok(last.content.startsWith('Hello inspector!'), last.content);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('many clients', () => {
+  const CLIENTS = 200;
+  let server;
+  before(async () => {
+    server = await startServer({ config: DEFAULT_CONFIG });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('the listen backlog is at least 512', T, (t) => {
+    let out;
+    try {
+      out = execFileSync('ss', ['-ltnH', `sport = :${server.port}`], { encoding: 'utf8', timeout: 5000 });
+    } catch (e) {
+      if (e.code === 'ENOENT') {
+        t.skip('ss (iproute2) is not installed');
+        return;
+      }
+      throw e;
+    }
+    const row = out
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .find((cols) => cols.length >= 4 && cols[3].endsWith(`:${server.port}`));
+    assert.ok(row, `no listening socket on port ${server.port} in:\n${out}`);
+    const backlog = Number(row[2]);
+    let somaxconn = Infinity;
+    try {
+      somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    } catch {
+      // not Linux /proc: no cap known
+    }
+    const wanted = Math.min(512, somaxconn);
+    assert.ok(backlog >= wanted, `listen backlog (Send-Q) is ${backlog}, want at least ${wanted} (somaxconn ${somaxconn}):\n${out}`);
+  });
+
+  test(`${CLIENTS} concurrent keep-alive connections are all served`, { timeout: 40_000 }, async () => {
+    const t0 = Date.now();
+    const send = async (state, method, path, { token, body } = {}) => {
+      const headers = [['Connection', 'keep-alive']];
+      if (token) headers.push(['Authorization', `Bearer ${token}`]);
+      if (body !== undefined) headers.push(['Content-Type', 'application/json']);
+      const req = buildRequest(method, path, { headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      await state.conn.write(req);
+      const res = await state.conn.readResponse({ timeoutMs: 20_000 });
+      if (res === null) throw new Error(`server closed keep-alive connection #${state.i} before answering ${method} ${path}`);
+      state.requests += 1;
+      if ((res.headers.connection ?? '').toLowerCase() === 'close') {
+        // The server may end a keep-alive connection politely; a client then reconnects.
+        state.conn.destroy();
+        state.conn = await RawConnection.connect(server.port);
+        state.reconnects += 1;
+      }
+      return res;
+    };
+
+    const states = [];
+    try {
+      // Open every connection first.
+      const opened = await Promise.allSettled(Array.from({ length: CLIENTS }, () => RawConnection.connect(server.port)));
+      opened.forEach((r, i) => {
+        if (r.status === 'fulfilled') states.push({ i, conn: r.value, requests: 0, reconnects: 0 });
+      });
+      const failed = opened.filter((r) => r.status === 'rejected');
+      assert.equal(failed.length, 0, `${failed.length} of ${CLIENTS} connects failed: ${failed[0]?.reason?.message}`);
+      const tConnected = Date.now();
+
+      // Phase 1: every connection gets an answer while all of them stay open.
+      let served = 0;
+      const phase1 = Promise.all(
+        states.map(async (s) => {
+          const res = await send(s, 'GET', '/ok');
+          assert.equal(res.status, 200, `connection #${s.i}: GET /ok → ${res.status} ${res.text}`);
+          served += 1;
+        }),
+      );
+      const PHASE1_MS = 4000;
+      const timer = new Promise((_, reject) => {
+        const h = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `only ${served} of ${CLIENTS} open connections were answered within ${PHASE1_MS} ms; ` +
+                  'the server does not serve that many concurrent keep-alive connections',
+              ),
+            ),
+          PHASE1_MS,
+        );
+        phase1.finally(() => clearTimeout(h)).catch(() => {});
+      });
+      await Promise.race([phase1, timer]);
+      const tPhase1 = Date.now();
+
+      // Phase 2: two more requests on each (still open) connection.
+      await Promise.all(
+        states.map(async (s) => {
+          const created = await send(s, 'POST', '/threads', { token: TOKENS.user1, body: { metadata: { client: s.i } } });
+          assert.equal(created.status, 200, `connection #${s.i}: POST /threads → ${created.status} ${created.text}`);
+          const tid = created.json?.thread_id;
+          assert.match(tid ?? '', UUID_RE);
+          const got = await send(s, 'GET', `/threads/${tid}`, { token: TOKENS.user1 });
+          assert.equal(got.status, 200, `connection #${s.i}: GET /threads/${tid} → ${got.status} ${got.text}`);
+          assert.equal(got.json.thread_id, tid);
+          assert.deepEqual(got.json.metadata, { client: s.i });
+        }),
+      );
+      const tEnd = Date.now();
+      const total = states.reduce((n, s) => n + s.requests, 0);
+      assert.equal(total, CLIENTS * 3);
+      const reconnects = states.reduce((n, s) => n + s.reconnects, 0);
+      const elapsed = tEnd - t0;
+      assert.ok(
+        elapsed < 15_000,
+        `too slow: connect ${tConnected - t0} ms, phase 1 ${tPhase1 - tConnected} ms, phase 2 ${tEnd - tPhase1} ms (${reconnects} reconnects)`,
+      );
+    } finally {
+      for (const s of states) s.conn.destroy();
+    }
+    const ok = await request(`${server.url}/ok`);
+    assert.equal(ok.status, 200);
+  });
+});
