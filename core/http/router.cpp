@@ -34,10 +34,10 @@ std::string ApiRequest::uuid_param(std::string_view name) const {
 
 const json& ApiRequest::body() const {
   if (!body_) {
-    if (http_.body.empty()) {
+    if (body_text_.empty()) {
       body_ = json::object();
     } else {
-      json parsed = json::parse(http_.body, nullptr, /*allow_exceptions=*/false);
+      json parsed = json::parse(body_text_, nullptr, /*allow_exceptions=*/false);
       if (parsed.is_discarded()) throw ApiError{422, "The request body is not valid JSON"};
       if (!parsed.is_object()) throw ApiError{422, "The request body must be a JSON object"};
       body_ = std::move(parsed);

@@ -21,8 +21,8 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 // One API request as handlers see it.
 class ApiRequest {
  public:
-  ApiRequest(const httplib::Request& http, const Pairs& params, const User* user)
-      : http_(http), params_(params), user_(user) {}
+  ApiRequest(const httplib::Request& http, const std::string& body, const Pairs& params, const User* user)
+      : http_(http), body_text_(body), params_(params), user_(user) {}
 
   const httplib::Request& http() const { return http_; }
   // The authenticated user; null when the server runs without an auth plugin.
@@ -37,6 +37,7 @@ class ApiRequest {
 
  private:
   const httplib::Request& http_;
+  const std::string& body_text_;
   const Pairs& params_;
   const User* user_;
   mutable std::optional<json> body_;

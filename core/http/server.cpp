@@ -19,20 +19,15 @@ class HttpServer::Listener : public httplib::Server {
 
 namespace {
 
-// Authentication runs before cpp-httplib reads the body; the route and the user it found are
-// handed to the handler through this slot. Both run on the same worker thread, one request
+// Authentication runs before cpp-httplib reads the body; the route and the decision it found
+// are handed to the handler through this slot. Both run on the same worker thread, one request
 // at a time, so the slot belongs to the request being served.
 struct PendingRequest {
   const httplib::Request* request = nullptr;
   RouteMatch match;
-  std::optional<User> user;
+  AuthDecision decision;
 };
 thread_local PendingRequest t_pending;
-
-bool has_unread_body(const httplib::Request& req) {
-  const std::string length = req.get_header_value("Content-Length");
-  return !length.empty() && length != "0";
-}
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -74,12 +69,20 @@ HttpServer::HttpServer(ServerOptions options, const Router& router, const Authen
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     return before_routing(req, res);
   });
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res); };
+  // Requests with a body reach a content-reader handler with the body still unread, so it is
+  // read only once the request is authenticated and is drained, not stored, when it is not.
+  auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res, nullptr); };
+  auto reader_handler = [this](const httplib::Request& req, httplib::Response& res,
+                               const httplib::ContentReader& reader) { dispatch(req, res, &reader); };
   svr.Get(".*", handler);
   svr.Post(".*", handler);
+  svr.Post(".*", reader_handler);
   svr.Put(".*", handler);
+  svr.Put(".*", reader_handler);
   svr.Patch(".*", handler);
+  svr.Patch(".*", reader_handler);
   svr.Delete(".*", handler);
+  svr.Delete(".*", reader_handler);
 }
 
 HttpServer::~HttpServer() = default;
@@ -111,7 +114,7 @@ void HttpServer::apply_cors(const httplib::Request& req, httplib::Response& res)
 
 httplib::Server::HandlerResponse HttpServer::before_routing(const httplib::Request& req, httplib::Response& res) {
   using R = httplib::Server::HandlerResponse;
-  t_pending = PendingRequest{&req, router_.match(req.method, req.path), std::nullopt};
+  t_pending = PendingRequest{&req, router_.match(req.method, req.path), AuthDecision{}};
   apply_cors(req, res);
 
   if (req.method == "OPTIONS") {  // CORS preflight: answered without authentication
@@ -129,39 +132,60 @@ httplib::Server::HandlerResponse HttpServer::before_routing(const httplib::Reque
     return R::Handled;
   }
   const Route* route = t_pending.match.route;
-  if (route && route->access == Access::open) return R::Unhandled;
-
-  // Past this point cpp-httplib has not read the body. A rejection must close the connection,
-  // or the unread body would be parsed as the next request.
-  auto reject = [&](int status, const std::string& detail, const Pairs& headers) {
-    send_error(res, status, detail, headers);
-    if (has_unread_body(req) || req.has_header("Transfer-Encoding")) res.set_header("Connection", "close");
-    return R::Handled;
-  };
-  // cpp-httplib does not bound chunked uploads; LangGraph's clients always send a length.
-  if (req.has_header("Transfer-Encoding"))
-    return reject(411, "Chunked request bodies are not accepted; send Content-Length", {});
-
-  AuthDecision decision = authenticator_.authenticate(req, t_pending.match.params);
-  if (decision.kind != AuthDecision::Kind::allowed) return reject(decision.status, decision.detail, decision.headers);
-  if (authenticator_.enabled()) t_pending.user = std::move(decision.user);
+  if (route && route->access == Access::open) {
+    t_pending.decision.kind = AuthDecision::Kind::allowed;
+  } else {
+    t_pending.decision = authenticator_.authenticate(req, t_pending.match.params);
+  }
+  // Even a rejection goes on to the handler, which drains the unread body first: answering
+  // here would leave it in the socket, to be parsed as the next keep-alive request.
   return R::Unhandled;
 }
 
-void HttpServer::dispatch(const httplib::Request& req, httplib::Response& res) {
+void HttpServer::dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader) {
   if (t_pending.request != &req) {  // cannot happen while cpp-httplib serves one request per thread
     log::error("request context lost for {} {}", req.method, req.path);
     send_error(res, 500, "Internal server error");
     return;
   }
-  const RouteMatch& match = t_pending.match;
+  PendingRequest& pending = t_pending;
+  const bool allowed = pending.decision.kind == AuthDecision::Kind::allowed;
+
+  // The body: read when the request may proceed, otherwise discarded as it arrives. Bounded
+  // either way, chunked uploads included (cpp-httplib bounds only Content-Length bodies).
+  std::string body = reader ? std::string() : req.body;
+  if (reader) {
+    bool too_large = false;
+    const bool complete = (*reader)([&](const char* data, size_t length) {
+      if (body.size() + length > options_.max_body_bytes) {
+        too_large = true;
+        return false;
+      }
+      if (allowed) body.append(data, length);
+      return true;
+    });
+    if (too_large) {
+      send_error(res, 413, "The request body is larger than " + std::to_string(options_.max_body_bytes) + " bytes");
+      res.set_header("Connection", "close");
+      return;
+    }
+    if (!complete) {
+      send_error(res, 400, "The request body could not be read");
+      return;
+    }
+  }
+  if (!allowed) {
+    send_error(res, pending.decision.status, pending.decision.detail, pending.decision.headers);
+    return;
+  }
+  const RouteMatch& match = pending.match;
   if (!match.route) {
     send_error(res, match.other_method ? 405 : 404, "");
     return;
   }
-  const User* user = t_pending.user ? &*t_pending.user : nullptr;
+  const User* user = authenticator_.enabled() && match.route->access != Access::open ? &pending.decision.user : nullptr;
   try {
-    ApiRequest api(req, match.params, user);
+    ApiRequest api(req, body, match.params, user);
     match.route->handler(api, res);
   } catch (const ApiError& e) {
     send_error(res, e.status, e.detail);

@@ -34,7 +34,7 @@ class HttpServer {
  private:
   class Listener;
   httplib::Server::HandlerResponse before_routing(const httplib::Request& req, httplib::Response& res);
-  void dispatch(const httplib::Request& req, httplib::Response& res);
+  void dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader);
   void apply_cors(const httplib::Request& req, httplib::Response& res) const;
 
   ServerOptions options_;

@@ -1,0 +1,47 @@
+// The ABI header may only change together with a deliberate decision about LG_ABI_VERSION:
+// this test pins its content. When it fails, bump LG_ABI_VERSION if the change breaks plugins
+// built against the old header, then update kAbiHeaderSha256.
+#include <doctest/doctest.h>
+
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <langgraph/abi.h>
+
+namespace {
+constexpr const char* kAbiHeaderSha256 = "09e56b437366d849b8daf5c35a5b7c1784818facc1ab131d29874808bd2ee1ed";
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    static const char* digits = "0123456789abcdef";
+    hex += digits[digest[i] >> 4];
+    hex += digits[digest[i] & 15];
+  }
+  return hex;
+}
+}  // namespace
+
+TEST_SUITE("abi") {
+  TEST_CASE("the ABI header is the one ABI version 1 was published with") {
+    std::ifstream in(std::string(SDK_INCLUDE_DIR) + "/langgraph/abi.h", std::ios::binary);
+    REQUIRE(in);
+    std::ostringstream text;
+    text << in.rdbuf();
+    CHECK(LG_ABI_VERSION == 1u);
+    CHECK(sha256_hex(text.str()) == kAbiHeaderSha256);
+  }
+
+  TEST_CASE("descriptors start with abi_version and struct_size") {
+    CHECK(offsetof(lg_auth_plugin, abi_version) == 0);
+    CHECK(offsetof(lg_auth_plugin, struct_size) == 4);
+    CHECK(offsetof(lg_graph_plugin, abi_version) == 0);
+    CHECK(offsetof(lg_graph_plugin, struct_size) == 4);
+  }
+}

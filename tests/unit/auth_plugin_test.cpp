@@ -1,0 +1,133 @@
+#include <doctest/doctest.h>
+
+#include "auth/authenticator.hpp"
+#include "config/startup_error.hpp"
+#include "plugin/auth_plugin.hpp"
+
+using namespace lgs;
+
+namespace {
+
+AuthConfig auth_config(const std::string& library, const std::string& symbol = "auth", json plugin_config = json::object()) {
+  AuthConfig c;
+  c.plugin = parse_plugin_ref("auth.path", library + ":" + symbol, "/");
+  c.plugin_config = std::move(plugin_config);
+  return c;
+}
+
+std::string fixture(const std::string& name) { return std::string(FIXTURE_DIR) + "/" + name + ".so"; }
+std::string shipped(const std::string& name) { return std::string(PLUGIN_DIR) + "/" + name + ".so"; }
+
+AuthDecision call(const AuthPlugin& plugin, const Pairs& headers, const Pairs& params = {}) {
+  static const Pairs none;
+  return plugin.authenticate(AuthRequest{"POST", "/threads", "127.0.0.1", headers, none, params});
+}
+
+}  // namespace
+
+TEST_SUITE("plugin.auth") {
+  TEST_CASE("loading failures name the library, the symbol and the cause") {
+    auto expect = [](const AuthConfig& c, const std::string& cause) {
+      try {
+        AuthPlugin::load(c);
+        FAIL("loaded " << c.plugin.describe());
+      } catch (const StartupError& e) {
+        const std::string what = e.what();
+        CHECK_MESSAGE(what.find(c.plugin.describe()) != std::string::npos, what);
+        CHECK_MESSAGE(what.find(cause) != std::string::npos, what);
+      }
+    };
+    expect(auth_config("/nonexistent/auth.so"), "no such file");
+    expect(auth_config(shipped("auth_tokens"), "nope"), "symbol \"nope\" not found");
+    expect(auth_config(fixture("auth_abi_mismatch")), "ABI version 999");
+    expect(auth_config(fixture("auth_no_authenticate")), "no authenticate handler");
+    expect(auth_config("/etc/hostname"), "cannot load library");
+  }
+
+  TEST_CASE("the tutorial's tokens: valid tokens pass, anything else is a 401 with WWW-Authenticate") {
+    auto plugin = AuthPlugin::load(auth_config(shipped("auth_tokens")));
+    auto alice = call(*plugin, {{"authorization", "Bearer user1-token"}});
+    REQUIRE(alice.kind == AuthDecision::Kind::allowed);
+    CHECK(alice.user.identity == "user1");
+    CHECK(alice.user.object["display_name"] == "Alice");
+    CHECK(alice.user.object["is_authenticated"] == true);
+    CHECK(alice.user.object["permissions"] == json::array());
+    CHECK(call(*plugin, {{"authorization", "bearer user2-token"}}).user.identity == "user2");
+
+    for (const Pairs& headers : std::vector<Pairs>{{}, {{"authorization", "Bearer wrong"}},
+                                                   {{"authorization", "Basic user1-token"}},
+                                                   {{"authorization", "Bearer user1-token extra"}},
+                                                   {{"authorization", "Bearer user1-toke"}}}) {
+      auto d = call(*plugin, headers);
+      CHECK(d.kind == AuthDecision::Kind::rejected);
+      CHECK(d.status == 401);
+      CHECK(d.detail == "Invalid token");
+      CHECK(d.headers == Pairs{{"WWW-Authenticate", "Bearer"}});
+    }
+  }
+
+  TEST_CASE("a throwing handler or a malformed user fails closed with a generic 500") {
+    auto throws = AuthPlugin::load(auth_config(fixture("auth_throws")));
+    auto d = call(*throws, {});
+    CHECK(d.kind == AuthDecision::Kind::failed);
+    CHECK(d.status == 500);
+    CHECK(d.detail.find("secret") == std::string::npos);
+    CHECK(d.reason.find("secret internal detail") != std::string::npos);
+
+    auto bad = AuthPlugin::load(auth_config(fixture("auth_bad_user")));
+    auto b = call(*bad, {});
+    CHECK(b.kind == AuthDecision::Kind::failed);
+    CHECK(b.status == 500);
+    CHECK(b.reason.find("identity") != std::string::npos);
+  }
+
+  TEST_CASE("the handler reads headers case-insensitively, path params, and its configuration") {
+    auto plugin = AuthPlugin::load(auth_config(fixture("auth_inspect"), "auth", {{"issuer", "me"}}));
+    auto d = call(*plugin, {{"x-trace-id", "t-1"}}, {{"thread_id", "abc"}});
+    REQUIRE(d.kind == AuthDecision::Kind::allowed);
+    CHECK(d.user.object["x_trace_header"] == "t-1");
+    CHECK(d.user.object["path_params"] == json{{"thread_id", "abc"}});
+    CHECK(d.user.object["plugin_config"] == json{{"issuer", "me"}});
+    CHECK(d.user.object["client_address"] == "127.0.0.1");
+  }
+
+  TEST_CASE("the gate hands the plugin the socket's address, never the pseudo-headers a client can forge") {
+    Authenticator gate(AuthPlugin::load(auth_config(fixture("auth_inspect"))));
+    httplib::Request req;
+    req.method = "GET";
+    req.path = "/threads";
+    req.remote_addr = "127.0.0.1";
+    req.headers.emplace("REMOTE_ADDR", "6.6.6.6");
+    req.headers.emplace("X-Custom", "Value");
+    req.params.emplace("limit", "5");
+    auto d = gate.authenticate(req, {});
+    REQUIRE(d.kind == AuthDecision::Kind::allowed);
+    CHECK(d.user.object["client_address"] == "127.0.0.1");
+    CHECK_FALSE(d.user.object["headers"].contains("remote_addr"));
+    CHECK(d.user.object["headers"]["x-custom"] == "Value");
+    CHECK(d.user.object["query_params"]["limit"] == "5");
+  }
+
+  TEST_CASE("without an auth plugin every request is allowed, with no user") {
+    Authenticator gate(nullptr);
+    httplib::Request req;
+    auto d = gate.authenticate(req, {});
+    CHECK(d.kind == AuthDecision::Kind::allowed);
+    CHECK_FALSE(gate.enabled());
+  }
+
+  TEST_CASE("users are normalised as LangGraph does") {
+    std::string why;
+    auto s = normalize_user("alice", why);
+    REQUIRE(s);
+    CHECK(s->object == json{{"identity", "alice"}, {"display_name", "alice"}, {"is_authenticated", true}, {"permissions", json::array()}});
+    auto o = normalize_user(json{{"identity", "bob"}, {"permissions", {"read"}}, {"org", "acme"}}, why);
+    REQUIRE(o);
+    CHECK(o->permissions == std::vector<std::string>{"read"});
+    CHECK(o->object["org"] == "acme");
+    CHECK_FALSE(normalize_user(json{{"identity", ""}}, why));
+    CHECK_FALSE(normalize_user(json{{"identity", 7}}, why));
+    CHECK_FALSE(normalize_user(json{{"identity", "x"}, {"permissions", "read"}}, why));
+    CHECK_FALSE(normalize_user(json::array(), why));
+  }
+}
