@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive, whatever this project needs to build and test and is missing.
+# Idempotent: does nothing when everything is there. Needs root (or sudo) only to install.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config   # toolchain
+  libcpp-httplib-dev                 # HTTP server
+  nlohmann-json3-dev                 # JSON
+  libboost-dev libboost-filesystem-dev  # Boost.DLL (plugin loading)
+  libfmt-dev                         # formatting
+  uuid-dev                           # UUIDv4/v5 (libuuid)
+  libssl-dev                         # SHA-256 in tests; cpp-httplib's pkg-config flags need it
+  doctest-dev                        # unit tests
+  nodejs npm                         # end-to-end tests with the official JS SDK
+  iproute2                           # `ss`, used by a test to read the listen backlog
+)
+if [[ "${1:-}" == "--build-only" ]]; then
+  packages=(build-essential cmake pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost-dev
+            libboost-filesystem-dev libfmt-dev uuid-dev libssl-dev doctest-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  # node/npm may come from elsewhere than Debian (nvm, nodesource): a working binary is enough.
+  if [[ "$p" == nodejs || "$p" == npm ]] && command -v "${p/nodejs/node}" >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "Installing missing packages: ${missing[*]}"
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
