@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
 
   lgs::MemoryStorage storage;
   lgs::RunManager runs(storage, plugins.graphs, options.workers);
-  lgs::Services services{storage, plugins.graphs, runs, LANGGRAPH_SERVER_VERSION};
+  lgs::Authorizer authorizer(plugins.auth);
+  lgs::Services services{storage, plugins.graphs, runs, authorizer, LANGGRAPH_SERVER_VERSION};
   lgs::create_system_assistants(services);
 
   lgs::Router router;
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
   lgs::add_assistant_routes(router, services);
   lgs::add_thread_routes(router, services);
   lgs::add_run_routes(router, services);
+  lgs::add_store_routes(router, services);
 
   lgs::Authenticator authenticator(plugins.auth);
   lgs::ServerOptions server_options;

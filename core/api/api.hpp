@@ -4,6 +4,7 @@
 #include <mutex>
 #include <string>
 
+#include "authz/authorizer.hpp"
 #include "http/router.hpp"
 #include "runtime/run_manager.hpp"
 #include "storage/storage.hpp"
@@ -14,21 +15,30 @@ struct Services {
   Storage& storage;
   const Graphs& graphs;
   RunManager& runs;
+  const Authorizer& authz;
   std::string version;
+
+  // Authorization for one operation of the request's user (authz/authorizer.hpp).
+  json authorize(const ApiRequest& req, const char* resource, const char* action, json& value) const {
+    return authz.authorize(req.user(), resource, action, value);
+  }
 };
 
 void add_meta_routes(Router& router, Services& services);
 void add_assistant_routes(Router& router, Services& services);
 void add_thread_routes(Router& router, Services& services);
 void add_run_routes(Router& router, Services& services);
+void add_store_routes(Router& router, Services& services);
 
 // The system assistant of every graph: created at startup, id = UUIDv5 of the graph id.
 std::string system_assistant_id(const std::string& graph_id);
 void create_system_assistants(Services& services);
-// An assistant by id, or a graph id meaning that graph's system assistant; 404 otherwise.
-Assistant resolve_assistant(Services& services, const std::string& id_or_graph);
+// An assistant by id, or a graph id meaning that graph's system assistant; 404 when there is
+// none or `filter` (an authorization filter on its metadata) hides it.
+Assistant resolve_assistant(Services& services, const std::string& id_or_graph, const json& filter = json::object());
+bool is_system_assistant(const Assistant& assistant);
 
-// The thread, or 404.
-Thread require_thread(Services& services, const std::string& thread_id);
+// The thread, or 404 when there is none or `filter` hides it.
+Thread require_thread(Services& services, const std::string& thread_id, const json& filter = json::object());
 
 }  // namespace lgs

@@ -2,6 +2,7 @@
 // /wait variants block until the run finished and answer with the final state.
 #include "api/api.hpp"
 #include "api/body.hpp"
+#include "authz/filter.hpp"
 #include "http/responses.hpp"
 #include "util/clock.hpp"
 #include "util/ids.hpp"
@@ -97,7 +98,31 @@ RunRequest parse_run_request(Services& services, const ApiRequest& req) {
   r.on_completion = body::choice(b, "on_completion", {"delete", "keep"}, "delete");
   body::integer(b, "after_seconds", 0, 0, 0);  // delayed runs are not supported yet: only 0
   r.assistant = resolve_assistant(services, *assistant_id);
+  // Beyond LangGraph: running a user-created assistant requires being allowed to read it.
+  // System assistants stay runnable by whoever may create the run.
+  if (!is_system_assistant(r.assistant)) {
+    json value = {{"assistant_id", r.assistant.assistant_id}};
+    resolve_assistant(services, r.assistant.assistant_id, services.authorize(req, "assistants", "read", value));
+  }
   return r;
+}
+
+// threads:create_run for `run`; the handler's metadata changes go to the run (and to a thread
+// the run creates). Returns the filter the target thread must pass.
+json authorize_run(Services& services, const ApiRequest& req, const RunRequest& r, Run& run, bool stateless) {
+  json value = {{"thread_id", stateless ? json() : json(run.thread_id)},
+                {"assistant_id", run.assistant_id},
+                {"run_id", run.run_id},
+                {"status", run.status},
+                {"metadata", run.metadata},
+                {"prevent_insert_if_inflight", true},
+                {"multitask_strategy", run.multitask_strategy},
+                {"if_not_exists", r.if_not_exists},
+                {"after_seconds", 0},
+                {"kwargs", run.kwargs}};
+  json filter = services.authorize(req, "threads", "create_run", value);
+  if (value["metadata"].is_object()) run.metadata = value["metadata"];
+  return filter;
 }
 
 Run make_run(const ApiRequest& req, const RunRequest& r, const Thread& thread, bool temporary) {
@@ -123,20 +148,27 @@ Run make_run(const ApiRequest& req, const RunRequest& r, const Thread& thread, b
   return run;
 }
 
-// Stores a pending run for a thread: the thread must exist (or be created), and with
-// multitask_strategy "reject" no other run may be pending or running on it. One lock makes the
-// check and the insert atomic.
+// Stores a pending run for a thread: the thread must exist and pass the handler's filter (or be
+// created: never for an existing thread the filter hides), and with multitask_strategy "reject"
+// no other run may be pending or running on it. One lock makes the check and the insert atomic.
 Run create_thread_run(Services& services, const ApiRequest& req) {
   static std::mutex mutex;
   RunRequest r = parse_run_request(services, req);
   const std::string thread_id = req.uuid_param("thread_id");
+  Thread target;
+  target.thread_id = thread_id;
+  Run run = make_run(req, r, target, /*temporary=*/false);
+  const json filter = authorize_run(services, req, r, run, /*stateless=*/false);
+
   std::lock_guard lock(mutex);
   auto thread = services.storage.get_thread(thread_id);
+  if (thread && !filter_matches(filter, thread->metadata))  // hidden: as if absent, and never upserted
+    throw ApiError{404, "Thread with ID " + thread_id + " not found"};
   if (!thread) {
     if (r.if_not_exists != "create") throw ApiError{404, "Thread with ID " + thread_id + " not found"};
     Thread t;
     t.thread_id = thread_id;
-    t.metadata = r.metadata;
+    t.metadata = run.metadata;
     t.created_at = t.updated_at = now_iso8601();
     services.storage.create_thread(t);
     thread = t;
@@ -152,7 +184,8 @@ Run create_thread_run(Services& services, const ApiRequest& req) {
     t.metadata["assistant_id"] = r.assistant.assistant_id;
     t.updated_at = now_iso8601();
   });
-  Run run = make_run(req, r, *thread, /*temporary=*/false);
+  // user_id may come from the stored thread's config: build the config against it.
+  run.kwargs["config"] = run_config(req, r.config, r.assistant, *thread, run.run_id);
   services.storage.put_run(run);
   return run;
 }
@@ -163,12 +196,13 @@ Run create_stateless_run(Services& services, const ApiRequest& req) {
   RunRequest r = parse_run_request(services, req);
   Thread t;
   t.thread_id = uuid4();
-  t.metadata = r.metadata;
+  Run run = make_run(req, r, t, /*temporary=*/r.on_completion == "delete");
+  authorize_run(services, req, r, run, /*stateless=*/true);
+  t.metadata = run.metadata;
   t.metadata["graph_id"] = r.assistant.graph_id;
   t.metadata["assistant_id"] = r.assistant.assistant_id;
   t.created_at = t.updated_at = now_iso8601();
   services.storage.create_thread(t);
-  Run run = make_run(req, r, t, /*temporary=*/r.on_completion == "delete");
   services.storage.put_run(run);
   return run;
 }
@@ -216,7 +250,8 @@ void add_run_routes(Router& router, Services& services) {
 
   router.add("GET", "/threads/{thread_id}/runs", [&services](const ApiRequest& req, httplib::Response& res) {
     const std::string thread_id = req.uuid_param("thread_id");
-    require_thread(services, thread_id);
+    json value = {{"thread_id", thread_id}};
+    require_thread(services, thread_id, services.authorize(req, "threads", "read", value));
     RunQuery q{thread_id, std::nullopt, 10, 0};
     auto number = [&](const char* name, int fallback, int min, int max) {
       auto text = req.query(name);
@@ -240,8 +275,10 @@ void add_run_routes(Router& router, Services& services) {
 
   router.add("GET", "/threads/{thread_id}/runs/{run_id}", [&services](const ApiRequest& req, httplib::Response& res) {
     const std::string thread_id = req.uuid_param("thread_id");
-    require_thread(services, thread_id);
-    send_json(res, 200, require_run(services, thread_id, req.uuid_param("run_id")).to_json());
+    const std::string run_id = req.uuid_param("run_id");
+    json value = {{"thread_id", thread_id}, {"run_id", run_id}};
+    require_thread(services, thread_id, services.authorize(req, "threads", "read", value));
+    send_json(res, 200, require_run(services, thread_id, run_id).to_json());
   });
 }
 

@@ -22,7 +22,7 @@ constexpr Flag kFlags[] = {
     {"--port", "LANGGRAPH_PORT", "port to listen on (default: 2024)"},
     {"--workers", "LANGGRAPH_WORKERS", "background run workers: runs executing at once (default: 4)"},
     {"--http-threads", "LANGGRAPH_HTTP_THREADS",
-     "HTTP worker threads; each open connection holds one (default: 128)"},
+     "HTTP worker threads; each open connection holds one (default: 512)"},
 };
 
 int parse_int(const std::string& flag, const std::string& text, int min, int max) {

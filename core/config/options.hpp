@@ -11,7 +11,7 @@ struct Options {
   std::string host = "127.0.0.1";
   int port = 2024;
   int workers = 4;
-  int http_threads = 128;
+  int http_threads = 512;
   bool help = false;
   bool version = false;
 };

@@ -16,6 +16,7 @@ using json = nlohmann::json;
 struct ApiError {
   int status;
   std::string detail;
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 const char* reason_phrase(int status);

@@ -1,6 +1,9 @@
 #include "http/server.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -97,7 +100,31 @@ void HttpServer::bind() {
 
 void HttpServer::serve() { listener_->listen_after_bind(); }
 
-void HttpServer::stop() { listener_->stop(); }
+void HttpServer::stop() {
+  listener_->stop();
+  close_idle_connections();
+}
+
+// cpp-httplib notices a stop only between requests: a worker waiting on an idle keep-alive
+// connection would hold shutdown for the whole keep-alive timeout. Shutting down the reading
+// side of every accepted connection ends those waits at once, while a response being written
+// still goes out.
+void HttpServer::close_idle_connections() const {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const int fd = std::atoi(entry.path().filename().c_str());
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) continue;
+    int port = -1;
+    if (address.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+    if (address.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
+    int listening = 0;
+    socklen_t size = sizeof(listening);
+    if (port != port_ || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || listening) continue;
+    ::shutdown(fd, SHUT_RD);
+  }
+}
 
 void HttpServer::apply_cors(const httplib::Request& req, httplib::Response& res) const {
   const std::string origin = req.get_header_value("Origin");
@@ -188,7 +215,7 @@ void HttpServer::dispatch(const httplib::Request& req, httplib::Response& res, c
     ApiRequest api(req, body, match.params, user);
     match.route->handler(api, res);
   } catch (const ApiError& e) {
-    send_error(res, e.status, e.detail);
+    send_error(res, e.status, e.detail, e.headers);
   } catch (const std::exception& e) {
     log::error("{} {} failed: {}", req.method, req.path, e.what());
     send_error(res, 500, "Internal server error");

@@ -14,7 +14,7 @@ namespace lgs {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 2024;
-  int http_threads = 128;  // each open connection holds one while it lives (cpp-httplib design)
+  int http_threads = 512;  // each open connection holds one while it lives (cpp-httplib design)
   int listen_backlog = 1024;
   size_t max_body_bytes = 64u << 20;
 };
@@ -36,6 +36,7 @@ class HttpServer {
   httplib::Server::HandlerResponse before_routing(const httplib::Request& req, httplib::Response& res);
   void dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader);
   void apply_cors(const httplib::Request& req, httplib::Response& res) const;
+  void close_idle_connections() const;
 
   ServerOptions options_;
   const Router& router_;

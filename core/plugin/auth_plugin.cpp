@@ -51,7 +51,81 @@ std::shared_ptr<const AuthPlugin> AuthPlugin::load(const AuthConfig& config) {
   plugin->descriptor_ = descriptor;
   plugin->instance_ = instance;
   plugin->name_ = descriptor->name ? descriptor->name : ref.symbol;
+  if (descriptor->authorize) {
+    // Plugins may list their handlers; one that does not is asked about every operation.
+    const std::string* listed = sink.json("handlers");
+    const json handlers = listed ? json::parse(*listed, nullptr, false) : json(json::array({"*:*"}));
+    if (!handlers.is_array()) throw StartupError(plugin_error(ref, "the plugin listed its handlers as invalid JSON"));
+    for (const auto& key : handlers)
+      if (key.is_string()) plugin->handlers_.insert(key.get<std::string>());
+  }
   return plugin;
+}
+
+bool AuthPlugin::has_handler(const std::string& resource, const std::string& action) const {
+  if (handlers_.empty()) return false;
+  return handlers_.count(resource + ":" + action) || handlers_.count(resource + ":*") || handlers_.count("*:" + action) ||
+         handlers_.count("*:*");
+}
+
+AuthzDecision AuthPlugin::authorize(const User& user, const std::string& resource, const std::string& action,
+                                    json& value) const noexcept {
+  AuthzDecision d;
+  try {
+    if (!has_handler(resource, action)) {
+      d.kind = AuthzDecision::Kind::allowed;
+      return d;
+    }
+    json user_object = user.object;
+    user_object["permissions"] = user.permissions;
+    const std::string user_text = user_object.dump();
+    const std::string value_text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+    lg_authz_request raw{};
+    raw.struct_size = sizeof(lg_authz_request);
+    raw.resource = HostSink::str(resource);
+    raw.action = HostSink::str(action);
+    raw.user_json = HostSink::str(user_text);
+    raw.value_json = HostSink::str(value_text);
+    HostSink sink;
+    const int32_t rc = descriptor_->authorize(instance_, &raw, sink.get());
+    if (rc == LG_DENIED && sink.http_error()) {
+      d.kind = AuthzDecision::Kind::rejected;
+      d.status = sink.http_error()->status;
+      d.detail = sink.http_error()->detail;
+      d.headers = sink.headers();
+      if (d.status < 400 || d.status > 599) {
+        d.kind = AuthzDecision::Kind::failed;
+        d.reason = "authorization handler raised non-error status " + std::to_string(d.status);
+      }
+      return d;
+    }
+    if (rc != LG_OK) {
+      d.reason = "authorization handler failed: " + (sink.failure().empty() ? "no reason given" : sink.failure());
+      return d;
+    }
+    if (const std::string* changed = sink.json("value")) {
+      json parsed = json::parse(*changed, nullptr, false);
+      if (parsed.is_discarded() || !parsed.is_object()) {
+        d.reason = "authorization handler returned an invalid value";
+        return d;
+      }
+      value = std::move(parsed);
+    }
+    if (const std::string* filter = sink.json("filter")) {
+      json parsed = json::parse(*filter, nullptr, false);
+      if (parsed.is_discarded() || !parsed.is_object()) {
+        d.reason = "authorization handler returned a filter that is not an object";
+        return d;
+      }
+      d.filter = std::move(parsed);
+    }
+    d.kind = AuthzDecision::Kind::allowed;
+    return d;
+  } catch (const std::exception& e) {
+    d.kind = AuthzDecision::Kind::failed;
+    d.reason = std::string("authorize: ") + e.what();
+    return d;
+  }
 }
 
 AuthPlugin::~AuthPlugin() {

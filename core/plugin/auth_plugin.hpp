@@ -4,6 +4,7 @@
 #include <langgraph/abi.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,6 +37,16 @@ struct AuthDecision {
   std::string reason;  // for the server log only, when failed
 };
 
+// What an authorization handler decided.
+struct AuthzDecision {
+  enum class Kind { allowed, rejected, failed } kind = Kind::failed;
+  json filter = json::object();  // when allowed: {} = no restriction
+  int status = 500;               // when rejected or failed
+  std::string detail;
+  Pairs headers;
+  std::string reason;  // for the server log only, when failed
+};
+
 class AuthPlugin {
  public:
   // Loads and instantiates the plugin; throws StartupError with one line naming the cause.
@@ -45,6 +56,11 @@ class AuthPlugin {
   AuthPlugin& operator=(const AuthPlugin&) = delete;
 
   AuthDecision authenticate(const AuthRequest& request) const noexcept;
+  // Asks the plugin's authorization handler for (resource, action); `value` is replaced by the
+  // handler's changed copy. Plugins without a matching handler are not called: allowed.
+  AuthzDecision authorize(const User& user, const std::string& resource, const std::string& action,
+                          json& value) const noexcept;
+  bool has_handler(const std::string& resource, const std::string& action) const;
   const std::string& name() const { return name_; }
 
  private:
@@ -53,6 +69,7 @@ class AuthPlugin {
   const lg_auth_plugin* descriptor_ = nullptr;
   void* instance_ = nullptr;
   std::string name_;
+  std::set<std::string> handlers_;  // "resource:action" keys with handlers; "*" wildcards
 };
 
 }  // namespace lgs

@@ -1,6 +1,9 @@
 #include "storage/memory_storage.hpp"
 
 #include <algorithm>
+#include <set>
+
+#include "authz/filter.hpp"
 
 namespace lgs {
 
@@ -46,6 +49,22 @@ void sort_by(std::vector<T>& items, bool descending, Key key) {
 void MemoryStorage::put_assistant(const Assistant& assistant) {
   std::lock_guard lock(mutex_);
   assistants_[assistant.assistant_id] = assistant;
+  assistant_versions_[assistant.assistant_id][assistant.version] = assistant;
+}
+
+std::vector<Assistant> MemoryStorage::assistant_versions(const std::string& assistant_id) {
+  std::lock_guard lock(mutex_);
+  std::vector<Assistant> out;
+  auto it = assistant_versions_.find(assistant_id);
+  if (it != assistant_versions_.end())
+    for (auto v = it->second.rbegin(); v != it->second.rend(); ++v) out.push_back(v->second);
+  return out;
+}
+
+bool MemoryStorage::delete_assistant(const std::string& assistant_id) {
+  std::lock_guard lock(mutex_);
+  assistant_versions_.erase(assistant_id);
+  return assistants_.erase(assistant_id) > 0;
 }
 
 std::optional<Assistant> MemoryStorage::get_assistant(const std::string& assistant_id) {
@@ -63,6 +82,7 @@ Page<Assistant> MemoryStorage::search_assistants(const AssistantQuery& q) {
       if (q.graph_id && a.graph_id != *q.graph_id) continue;
       if (q.name && a.name.find(*q.name) == std::string::npos) continue;
       if (!json_contains(a.metadata, q.metadata)) continue;
+      if (!filter_matches(q.auth_filter, a.metadata)) continue;
       matches.push_back(a);
     }
   }
@@ -111,6 +131,7 @@ Page<Thread> MemoryStorage::search_threads(const ThreadQuery& q) {
       if (!q.ids.empty() && std::find(q.ids.begin(), q.ids.end(), id) == q.ids.end()) continue;
       if (q.status && t.status != *q.status) continue;
       if (!json_contains(t.metadata, q.metadata)) continue;
+      if (!filter_matches(q.auth_filter, t.metadata)) continue;
       if (!q.values.empty() && !json_contains(t.values, q.values)) continue;
       matches.push_back(t);
     }
@@ -153,6 +174,66 @@ Page<Run> MemoryStorage::list_runs(const RunQuery& q) {
   }
   sort_by(matches, /*descending=*/true, [](const Run& r) { return r.created_at; });
   return paginate(std::move(matches), q.offset, q.limit);
+}
+
+namespace {
+bool has_prefix(const std::vector<std::string>& path, const std::vector<std::string>& prefix) {
+  return prefix.size() <= path.size() && std::equal(prefix.begin(), prefix.end(), path.begin());
+}
+}  // namespace
+
+void MemoryStorage::put_item(const Item& item) {
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = items_.try_emplace({item.namespace_path, item.key}, item);
+  if (!inserted) {
+    const std::string created = it->second.created_at;
+    it->second = item;
+    it->second.created_at = created;
+  }
+}
+
+std::optional<Item> MemoryStorage::get_item(const std::vector<std::string>& namespace_path, const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = items_.find({namespace_path, key});
+  if (it == items_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MemoryStorage::delete_item(const std::vector<std::string>& namespace_path, const std::string& key) {
+  std::lock_guard lock(mutex_);
+  return items_.erase({namespace_path, key}) > 0;
+}
+
+std::vector<Item> MemoryStorage::search_items(const ItemQuery& q) {
+  std::vector<Item> matches;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, item] : items_) {
+      if (!has_prefix(item.namespace_path, q.namespace_prefix)) continue;
+      if (!json_contains(item.value, q.value_filter)) continue;
+      if (!filter_matches(q.auth_filter, item.filter_view())) continue;
+      matches.push_back(item);
+    }
+  }
+  sort_by(matches, /*descending=*/true, [](const Item& i) { return i.updated_at; });
+  return paginate(std::move(matches), q.offset, q.limit).items;
+}
+
+std::vector<std::vector<std::string>> MemoryStorage::list_namespaces(const NamespaceQuery& q) {
+  std::set<std::vector<std::string>> found;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, item] : items_) {
+      const auto& path = item.namespace_path;
+      if (!has_prefix(path, q.prefix)) continue;
+      if (q.suffix.size() > path.size() || !std::equal(q.suffix.rbegin(), q.suffix.rend(), path.rbegin())) continue;
+      if (!filter_matches(q.auth_filter, item.filter_view())) continue;
+      const size_t depth = q.max_depth ? std::min(path.size(), static_cast<size_t>(*q.max_depth)) : path.size();
+      found.emplace(path.begin(), path.begin() + depth);
+    }
+  }
+  std::vector<std::vector<std::string>> all(found.begin(), found.end());
+  return paginate(std::move(all), q.offset, q.limit).items;
 }
 
 }  // namespace lgs

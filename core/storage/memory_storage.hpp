@@ -12,6 +12,8 @@ class MemoryStorage final : public Storage {
  public:
   void put_assistant(const Assistant& assistant) override;
   std::optional<Assistant> get_assistant(const std::string& assistant_id) override;
+  std::vector<Assistant> assistant_versions(const std::string& assistant_id) override;
+  bool delete_assistant(const std::string& assistant_id) override;
   Page<Assistant> search_assistants(const AssistantQuery& query) override;
 
   bool create_thread(const Thread& thread) override;
@@ -25,11 +27,19 @@ class MemoryStorage final : public Storage {
   bool update_run(const std::string& run_id, const std::function<void(Run&)>& change) override;
   Page<Run> list_runs(const RunQuery& query) override;
 
+  void put_item(const Item& item) override;
+  std::optional<Item> get_item(const std::vector<std::string>& namespace_path, const std::string& key) override;
+  bool delete_item(const std::vector<std::string>& namespace_path, const std::string& key) override;
+  std::vector<Item> search_items(const ItemQuery& query) override;
+  std::vector<std::vector<std::string>> list_namespaces(const NamespaceQuery& query) override;
+
  private:
   std::mutex mutex_;
   std::map<std::string, Assistant> assistants_;
+  std::map<std::string, std::map<int, Assistant>> assistant_versions_;
   std::map<std::string, Thread> threads_;
   std::map<std::string, Run> runs_;
+  std::map<std::pair<std::vector<std::string>, std::string>, Item> items_;
 };
 
 }  // namespace lgs

@@ -21,4 +21,15 @@ json Run::to_json() const {
           {"multitask_strategy", multitask_strategy}, {"created_at", created_at}, {"updated_at", updated_at}};
 }
 
+json Item::to_json() const {
+  return {{"namespace", namespace_path}, {"key", key}, {"value", value}, {"created_at", created_at}, {"updated_at", updated_at}};
+}
+
+json Item::filter_view() const {
+  json view = value.is_object() ? value : json::object();
+  view["namespace"] = namespace_path;
+  view["key"] = key;
+  return view;
+}
+
 }  // namespace lgs

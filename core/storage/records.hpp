@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -55,6 +56,19 @@ struct Run {
 
   bool finished() const { return status != "pending" && status != "running"; }
   json to_json() const;
+};
+
+// A store item: a JSON document under (namespace, key).
+struct Item {
+  std::vector<std::string> namespace_path;
+  std::string key;
+  json value = json::object();
+  std::string created_at;
+  std::string updated_at;
+
+  json to_json() const;
+  // What store authorization filters are matched against: {...value, namespace, key}.
+  json filter_view() const;
 };
 
 }  // namespace lgs

@@ -12,6 +12,7 @@
 namespace lgs {
 
 struct ThreadQuery {
+  json auth_filter = json::object();  // an authorization filter on metadata (authz/filter.hpp)
   json metadata = json::object();  // every key must equal (JSON containment for objects/lists)
   json values = json::object();
   std::optional<std::string> status;
@@ -23,6 +24,7 @@ struct ThreadQuery {
 };
 
 struct AssistantQuery {
+  json auth_filter = json::object();
   json metadata = json::object();
   std::optional<std::string> graph_id;
   std::optional<std::string> name;
@@ -39,6 +41,23 @@ struct RunQuery {
   int offset = 0;
 };
 
+struct ItemQuery {
+  std::vector<std::string> namespace_prefix;
+  json value_filter = json::object();  // the request's filter: equality on value fields
+  json auth_filter = json::object();   // on Item::filter_view()
+  int limit = 10;
+  int offset = 0;
+};
+
+struct NamespaceQuery {
+  std::vector<std::string> prefix;
+  std::vector<std::string> suffix;
+  std::optional<int> max_depth;
+  json auth_filter = json::object();  // only namespaces holding an item that passes
+  int limit = 100;
+  int offset = 0;
+};
+
 template <typename T>
 struct Page {
   std::vector<T> items;
@@ -49,9 +68,11 @@ class Storage {
  public:
   virtual ~Storage() = default;
 
-  // Assistants
+  // Assistants. put stores the assistant as its current version and keeps every version.
   virtual void put_assistant(const Assistant& assistant) = 0;
   virtual std::optional<Assistant> get_assistant(const std::string& assistant_id) = 0;
+  virtual std::vector<Assistant> assistant_versions(const std::string& assistant_id) = 0;  // newest first
+  virtual bool delete_assistant(const std::string& assistant_id) = 0;
   virtual Page<Assistant> search_assistants(const AssistantQuery& query) = 0;
 
   // Threads. create returns false when the id is taken.
@@ -68,6 +89,13 @@ class Storage {
   virtual std::optional<Run> get_run(const std::string& run_id) = 0;
   virtual bool update_run(const std::string& run_id, const std::function<void(Run&)>& change) = 0;
   virtual Page<Run> list_runs(const RunQuery& query) = 0;
+
+  // Store items
+  virtual void put_item(const Item& item) = 0;  // keeps created_at of an existing item
+  virtual std::optional<Item> get_item(const std::vector<std::string>& namespace_path, const std::string& key) = 0;
+  virtual bool delete_item(const std::vector<std::string>& namespace_path, const std::string& key) = 0;
+  virtual std::vector<Item> search_items(const ItemQuery& query) = 0;
+  virtual std::vector<std::vector<std::string>> list_namespaces(const NamespaceQuery& query) = 0;
 };
 
 // True when `document` contains `pattern`: equal scalars, every key of an object pattern

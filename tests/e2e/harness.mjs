@@ -167,7 +167,7 @@ export async function cleanupTempDirs() {
 
 async function probeOk(url) {
   try {
-    const res = await fetch(`${url}/ok`, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(`${url}/ok`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(1000) });
     await res.arrayBuffer();
     return res.status === 200;
   } catch {
@@ -182,7 +182,17 @@ async function probeOk(url) {
  */
 export async function startServer({ config = DEFAULT_CONFIG, args = [], env = {} } = {}) {
   assertBinaryExists();
-  const port = await freePort();
+  // The free port can be taken by someone else before the server binds it: retry a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce({ config, args, env, port: await freePort() });
+    } catch (err) {
+      if (attempt >= 3 || !err.portInUse) throw err;
+    }
+  }
+}
+
+async function startServerOnce({ config, args, env, port }) {
   const url = `http://127.0.0.1:${port}`;
   const proc = spawn(SERVER_BIN, ['--config', config, '--host', '127.0.0.1', '--port', String(port), ...args], {
     cwd: REPO_ROOT,
@@ -228,10 +238,13 @@ export async function startServer({ config = DEFAULT_CONFIG, args = [], env = {}
       throw new Error(`could not spawn ${SERVER_BIN}: ${spawnError.message}`);
     }
     if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(
+      await Promise.race([closed, unrefDelay(2000)]);
+      const err = new Error(
         `server exited during startup (code ${proc.exitCode}, signal ${proc.signalCode}); ` +
           `config ${config}\n--- stderr ---\n${stderr()}\n--- stdout ---\n${stdout()}`,
       );
+      err.portInUse = /address already in use|EADDRINUSE/i.test(stderr() + stdout());
+      throw err;
     }
     if (await probeOk(url)) break;
     if (Date.now() > deadline) {
@@ -285,9 +298,13 @@ export async function runServerExpectExit({ config, args = [], env = {} } = {}) 
 // ---------------------------------------------------------------------------
 // Small HTTP helpers.
 
-/** fetch() with a bounded timeout; returns {status, headers, text, json}. json is undefined if not JSON. */
+/**
+ * fetch() with a bounded timeout; returns {status, headers, text, json}. json is undefined if not JSON.
+ * Sends `Connection: close` unless told otherwise, so that no idle connection outlives the call.
+ */
 export async function request(url, { method = 'GET', headers = {}, body, token, timeoutMs = 10_000 } = {}) {
   const h = { ...headers };
+  if (!Object.keys(h).some((k) => k.toLowerCase() === 'connection')) h.connection = 'close';
   if (token) h.authorization = `Bearer ${token}`;
   let payload = body;
   if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {

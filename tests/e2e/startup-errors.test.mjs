@@ -5,10 +5,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   DEFAULT_CONFIG,
   PLUGINS,
+  RawConnection,
+  buildRequest,
   cleanupTempDirs,
   configWithAuth,
   fixture,
@@ -94,6 +97,15 @@ describe('startup failures exit 2 with one explanatory line', () => {
     await expectStartupFailure(config, { mentions: [lib, 'auth'], cause: [/authenticate/i] });
   });
 
+  test('auth plugin path that is not a shared library', T, async () => {
+    requireFile(PLUGINS.agent);
+    const dir = await makeTempDir();
+    const notElf = path.join(dir, 'not_a_library.so');
+    await writeFile(notElf, 'this is not an ELF file\n');
+    const config = await writeConfig(dir, configWithAuth(`${notElf}:auth`));
+    await expectStartupFailure(config, { mentions: [notElf, 'auth'] });
+  });
+
   test('missing graph plugin library', T, async () => {
     requireFile(PLUGINS.authTokens);
     const dir = await makeTempDir();
@@ -117,7 +129,7 @@ describe('startup failures exit 2 with one explanatory line', () => {
   });
 });
 
-describe('startup that succeeds', () => {
+describe('startup that succeeds, and shutdown', () => {
   test('an unknown top-level key only warns; the server starts and serves', T, async () => {
     requireFile(PLUGINS.authTokens);
     requireFile(PLUGINS.agent);
@@ -142,5 +154,24 @@ describe('startup that succeeds', () => {
     const result = await server.stop();
     assert.ok(!result.killed, `server ignored SIGTERM for 5 s and had to be killed\n${server.stderr()}`);
     assert.equal(result.code, 0, `exit after SIGTERM: ${JSON.stringify(result)}\n${server.stderr()}`);
+  });
+
+  test('SIGTERM stops the server promptly even while a keep-alive client sits idle', T, async () => {
+    const server = await startServer({ config: DEFAULT_CONFIG });
+    const conn = await RawConnection.connect(server.port);
+    try {
+      await conn.write(buildRequest('GET', '/ok', { headers: [['Connection', 'keep-alive']] }));
+      const res = await conn.readResponse({ timeoutMs: 5000 });
+      assert.equal(res?.status, 200);
+      const t0 = Date.now();
+      const result = await server.stop();
+      const elapsed = Date.now() - t0;
+      assert.ok(!result.killed, `server had not exited 5 s after SIGTERM while a client held an idle keep-alive connection\n${server.stderr()}`);
+      assert.equal(result.code, 0, `exit after SIGTERM: ${JSON.stringify(result)}`);
+      assert.ok(elapsed < 2000, `shutdown took ${elapsed} ms with one idle keep-alive connection open`);
+    } finally {
+      conn.destroy();
+      await server.stop();
+    }
   });
 });

@@ -22,6 +22,8 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <map>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -112,6 +114,52 @@ struct User {
   }
 };
 
+// LangGraph Studio's user, when the server lets Studio in (see docs/plugins.md).
+inline bool is_studio_user(const User& user) {
+  return user.identity == "langgraph-studio-user" ||
+         (user.fields.is_object() && user.fields.value("kind", "") == "StudioUser");
+}
+
+// Who asks to do what, for authorization handlers.
+struct AuthContext {
+  User user;
+  std::vector<std::string> permissions;
+  std::string resource;  // "threads", "assistants", "crons", "store"
+  std::string action;    // "create", "read", "update", "delete", "search", "create_run", "put", "get", ...
+};
+
+// The operation's payload (thread_id, metadata, namespace...). Handlers may change it: the
+// server uses the changed value, e.g. metadata stamped with an owner or a rewritten namespace.
+using Value = json;
+
+// What an authorization handler decides: allow, deny (403 Forbidden), or allow only resources
+// whose metadata matches a filter. Returning true/false means allow/deny.
+class Result {
+ public:
+  enum class Kind { allow, deny, filter };
+  Result(bool allowed) : kind_(allowed ? Kind::allow : Kind::deny) {}
+  static Result with_filter(json filter) {
+    Result r(true);
+    r.kind_ = Kind::filter;
+    r.filter_ = std::move(filter);
+    return r;
+  }
+  Kind kind() const { return kind_; }
+  const json& filter() const { return filter_; }
+
+ private:
+  Kind kind_;
+  json filter_ = json::object();
+};
+
+inline Result allow() { return Result(true); }
+inline Result deny() { return Result(false); }
+// Only resources whose metadata matches: {"owner": "alice"}, {"tags": {"$contains": "x"}},
+// {"$or": [...]}; operators $eq, $ne, $in, $contains, $or, $and.
+inline Result filter(json conditions) { return Result::with_filter(std::move(conditions)); }
+
+using AuthorizeHandler = std::function<Result(const AuthContext&, Value&)>;
+
 namespace detail {
 // What authenticate may return: a User, or just an identity string.
 class Authenticated {
@@ -138,8 +186,59 @@ class Auth {
   }
   const AuthenticateHandler& authenticate_handler() const { return authenticate_; }
 
+  // Registers an authorization handler. Events: "*" (every resource and action; same as
+  // on(handler)), "threads" (every action on threads), "threads:create", "*:create" (create on
+  // every resource), or a list of these. For each operation exactly one handler runs, the most
+  // specific: resource:action, then resource, then *:action, then the global one; none allows.
+  Auth& on(AuthorizeHandler handler) { return on("*", std::move(handler)); }
+  Auth& on(const std::string& event, AuthorizeHandler handler) { return on(std::vector<std::string>{event}, std::move(handler)); }
+  Auth& on(const std::vector<std::string>& events, AuthorizeHandler handler) {
+    for (const auto& event : events) {
+      const std::string key = normalize_event(event);
+      if (!handlers_.emplace(key, handler).second) throw std::invalid_argument("a handler for \"" + key + "\" is already set");
+    }
+    return *this;
+  }
+  // The handler that decides `resource`:`action`, or null when everything is allowed.
+  const AuthorizeHandler* handler_for(const std::string& resource, const std::string& action) const {
+    for (const std::string& key : {resource + ":" + action, resource + ":*", "*:" + action, std::string("*:*")}) {
+      auto it = handlers_.find(key);
+      if (it != handlers_.end()) return &it->second;
+    }
+    return nullptr;
+  }
+  std::vector<std::string> events() const {
+    std::vector<std::string> out;
+    for (const auto& [key, handler] : handlers_) out.push_back(key);
+    return out;
+  }
+
  private:
+  static std::string normalize_event(const std::string& event) {
+    static const std::map<std::string, std::vector<std::string>> kActions = {
+        {"threads", {"create", "read", "update", "delete", "search", "create_run"}},
+        {"assistants", {"create", "read", "update", "delete", "search"}},
+        {"crons", {"create", "read", "update", "delete", "search"}},
+        {"store", {"put", "get", "search", "list_namespaces", "delete"}}};
+    const auto colon = event.find(':');
+    const std::string resource = event.substr(0, colon);
+    const std::string action = colon == std::string::npos ? "*" : event.substr(colon + 1);
+    if (resource == "*") {
+      bool known = action == "*";
+      for (const auto& [r, actions] : kActions)
+        known |= std::find(actions.begin(), actions.end(), action) != actions.end();
+      if (!known) throw std::invalid_argument("unknown action in authorization event \"" + event + "\"");
+      return "*:" + action;
+    }
+    auto it = kActions.find(resource);
+    if (it == kActions.end()) throw std::invalid_argument("unknown resource in authorization event \"" + event + "\"");
+    if (action != "*" && std::find(it->second.begin(), it->second.end(), action) == it->second.end())
+      throw std::invalid_argument("unknown action in authorization event \"" + event + "\"");
+    return resource + ":" + action;
+  }
+
   AuthenticateHandler authenticate_;
+  std::map<std::string, AuthorizeHandler> handlers_;
 };
 
 // Compares secrets in time independent of where they differ.
@@ -164,6 +263,38 @@ inline int32_t authenticate(void* instance, const lg_auth_request* request, lg_s
   });
 }
 
+inline User user_from_json(const json& object) {
+  User user;
+  user.identity = object.value("identity", "");
+  user.display_name = object.value("display_name", user.identity);
+  user.is_authenticated = object.value("is_authenticated", true);
+  if (object.contains("permissions") && object["permissions"].is_array())
+    user.permissions = object["permissions"].get<std::vector<std::string>>();
+  user.fields = json::object();
+  for (const auto& [key, value] : object.items())
+    if (key != "identity" && key != "display_name" && key != "is_authenticated" && key != "permissions")
+      user.fields[key] = value;
+  return user;
+}
+
+inline int32_t authorize(void* instance, const lg_authz_request* request, lg_sink* out) noexcept {
+  return langgraph::detail::guarded(out, [&] {
+    const auto* auth = static_cast<const Auth*>(instance);
+    AuthContext ctx;
+    ctx.resource = std::string(langgraph::detail::from_lg(request->resource));
+    ctx.action = std::string(langgraph::detail::from_lg(request->action));
+    const AuthorizeHandler* handler = auth->handler_for(ctx.resource, ctx.action);
+    if (!handler) return;  // no handler: allowed as is
+    ctx.user = user_from_json(json::parse(langgraph::detail::from_lg(request->user_json)));
+    ctx.permissions = ctx.user.permissions;
+    Value value = json::parse(langgraph::detail::from_lg(request->value_json));
+    const Result result = (*handler)(ctx, value);
+    if (result.kind() == Result::Kind::deny) throw HttpException(403, "Forbidden");
+    langgraph::detail::set_json(out, "value", value);
+    if (result.kind() == Result::Kind::filter) langgraph::detail::set_json(out, "filter", result.filter());
+  });
+}
+
 template <auto Factory>
 const lg_auth_plugin* descriptor(const char* name) noexcept {
   static lg_auth_plugin plugin = [name] {
@@ -178,11 +309,13 @@ const lg_auth_plugin* descriptor(const char* name) noexcept {
         err->set_failure(err->host, langgraph::detail::to_lg("the Auth object has no authenticate handler"));
         return nullptr;
       }
+      // Tells the server which events have handlers, so it asks only about those.
+      if (instance) langgraph::detail::set_json(err, "handlers", static_cast<Auth*>(instance)->events());
       return instance;
     };
     p.destroy = &langgraph::detail::destroy_instance<Auth>;
     p.authenticate = &authenticate;
-    p.authorize = nullptr;
+    p.authorize = &authorize;
     return p;
   }();
   return &plugin;

@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# Authorization overhead benchmark: throughput (requests/s) and latency (p50/p99) of
+# authenticated, authorized GET /threads/{id} and POST /threads/search {"limit": 10}, measured with
+# wrk on 127.0.0.1, side by side against three targets started from the same build:
+#   authz    langgraph-server on plugins/auth_owner/langgraph.json (owner stamping + owner filter);
+#            langgraph.json (auth_tokens: authentication only) until auth_owner is built
+#   no auth  the same binary on a temporary config with the same graphs and no "auth" key
+#   ceiling  tools/bench/ceiling_server.cpp: a bare cpp-httplib server answering fixed bodies
+# Prints a markdown table and rewrites the "Authorization overhead" section of docs/benchmarks.md.
+#
+# Environment (defaults in brackets):
+#   BENCH_THREADS [2] BENCH_CONNECTIONS [16] BENCH_DURATION [10] BENCH_WARMUP [2]   wrk -t/-c/-d, seconds
+#   BENCH_ROUNDS [3]      every cell is measured this many times, targets interleaved; medians reported
+#   BENCH_SEED [1000]     threads created per user (user1 and user2) on each server before measuring
+#   BENCH_PORT [18400]    first of three consecutive ports on 127.0.0.1
+#   BENCH_DOCS [1]        0: print the table only, leave docs/benchmarks.md alone
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+WRK_THREADS=${BENCH_THREADS:-2}
+WRK_CONNECTIONS=${BENCH_CONNECTIONS:-16}
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
+SEED=${BENCH_SEED:-1000}
+PORT=${BENCH_PORT:-18400}
+WRITE_DOCS=${BENCH_DOCS:-1}
+for v in WRK_THREADS WRK_CONNECTIONS DURATION WARMUP ROUNDS SEED PORT; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || { echo "authz.sh: $v must be a whole number, got '${!v}'" >&2; exit 2; }
+done
+(( DURATION > 0 && ROUNDS > 0 && SEED > 0 )) || { echo "authz.sh: duration, rounds and seed must be > 0" >&2; exit 2; }
+
+HOST=127.0.0.1
+OUT=$ROOT/build/bench
+mkdir -p "$OUT"
+
+# --- what the benchmark needs: the project's toolchain, then wrk and curl --------------------------
+tools/install-deps.sh --build-only
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if (( ${#missing[@]} )); then
+  echo "Installing missing packages: ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ ! -x build/langgraph-server || ! -f build/plugins/agent.so ]]; then tools/build.sh; fi
+
+CEILING=$OUT/ceiling_server
+if [[ ! -x $CEILING || tools/bench/ceiling_server.cpp -nt $CEILING ]]; then
+  echo "Compiling $CEILING"
+  # shellcheck disable=SC2046  # pkg-config prints several flags
+  g++ -O2 -std=c++20 -o "$CEILING" tools/bench/ceiling_server.cpp $(pkg-config --cflags --libs cpp-httplib) -pthread
+fi
+
+# --- the three targets ------------------------------------------------------------------------------
+AUTHZ_CONFIG=plugins/auth_owner/langgraph.json
+if [[ -f $AUTHZ_CONFIG && -f build/plugins/auth_owner.so ]]; then
+  AUTHZ_LABEL="authz (auth_owner)"
+  AUTHZ_NOTE="authz target: \`$AUTHZ_CONFIG\` (auth_owner: authentication, owner stamped on create, every read filtered by owner)."
+  FALLBACK=0
+else
+  AUTHZ_CONFIG=langgraph.json
+  AUTHZ_LABEL="authn only (auth_tokens)"
+  AUTHZ_NOTE="authz target: FALLBACK to \`langgraph.json\` (auth_tokens: authentication only, no authorization) because \`plugins/auth_owner/langgraph.json\` or \`build/plugins/auth_owner.so\` does not exist yet."
+  FALLBACK=1
+fi
+echo "$AUTHZ_NOTE"
+
+# The no-auth deployment: the graphs of the authz config, absolute paths, no "auth" key.
+NOAUTH_CONFIG=$OUT/noauth.json
+cat >"$NOAUTH_CONFIG" <<EOF
+{
+  "graphs": {
+    "agent": "$ROOT/build/plugins/agent.so:graph"
+  }
+}
+EOF
+
+declare -A PID=()
+cleanup() {
+  local name pid
+  for name in "${!PID[@]}"; do
+    pid=${PID[$name]}
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start() {  # start NAME PORT COMMAND... : runs it in the background, waits until /ok answers
+  local name=$1 port=$2
+  shift 2
+  if curl -s -o /dev/null --max-time 1 "http://$HOST:$port/ok"; then
+    echo "authz.sh: port $port is already in use; set BENCH_PORT" >&2
+    exit 1
+  fi
+  "$@" >"$OUT/$name.log" 2>&1 &
+  PID[$name]=$!
+  for _ in $(seq 150); do
+    curl -s -o /dev/null --max-time 1 "http://$HOST:$port/ok" && return 0
+    kill -0 "${PID[$name]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "authz.sh: $name did not start on port $port; its log:" >&2
+  cat "$OUT/$name.log" >&2
+  exit 1
+}
+
+seed() {  # seed PORT USER N : creates N threads as USER (one keep-alive curl), prints their ids
+  local port=$1 user=$2 n=$3 urls=()
+  for _ in $(seq "$n"); do urls+=("http://$HOST:$port/threads"); done
+  # The metadata is what auth_owner stamps itself, so every server holds the same data.
+  curl -sS --fail --max-time 120 -H "Authorization: Bearer $user-token" -H "Content-Type: application/json" \
+    -d "{\"metadata\":{\"owner\":\"$user\"}}" -w '\n' "${urls[@]}" |
+    grep -o '"thread_id":"[0-9a-f-]*"' | cut -d'"' -f4
+}
+
+status_of() {  # status_of METHOD URL TOKEN [BODY]
+  curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X "$1" ${3:+-H "Authorization: Bearer $3"} \
+    -H "Content-Type: application/json" ${4:+-d "$4"} "$2"
+}
+
+total_of() {  # X-Pagination-Total of a search as TOKEN
+  curl -s -D - -o /dev/null --max-time 5 -X POST -H "Authorization: Bearer $2" -H "Content-Type: application/json" \
+    -d '{"limit": 10}' "$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-pagination-total"{print $2}'
+}
+
+PORT_CEILING=$PORT
+PORT_NOAUTH=$((PORT + 1))
+PORT_AUTHZ=$((PORT + 2))
+start ceiling "$PORT_CEILING" "$CEILING" --host "$HOST" --port "$PORT_CEILING"
+start noauth "$PORT_NOAUTH" build/langgraph-server --config "$NOAUTH_CONFIG" --host "$HOST" --port "$PORT_NOAUTH"
+start authz "$PORT_AUTHZ" build/langgraph-server --config "$AUTHZ_CONFIG" --host "$HOST" --port "$PORT_AUTHZ"
+
+declare -A THREAD_ID=()
+for target in noauth authz; do
+  port_var=PORT_${target^^}
+  port=${!port_var}
+  echo "Seeding $target: $SEED threads as user1, $SEED as user2"
+  ids=$(seed "$port" user1 "$SEED")
+  seed "$port" user2 "$SEED" >/dev/null
+  [[ $(wc -l <<<"$ids") -eq $SEED ]] || { echo "authz.sh: seeding $target failed" >&2; exit 1; }
+  THREAD_ID[$target]=$(sed -n "$((SEED / 2))p" <<<"$ids")
+done
+THREAD_ID[ceiling]=${THREAD_ID[authz]}
+
+# Sanity: every measured request must succeed, and authorization must be in force on authz.
+for target in ceiling noauth authz; do
+  port_var=PORT_${target^^}
+  base=http://$HOST:${!port_var}
+  for check in "GET $base/threads/${THREAD_ID[$target]}" "POST $base/threads/search"; do
+    code=$(status_of ${check% *} "${check#* }" user1-token '{"limit": 10}')
+    [[ $code == 200 ]] || { echo "authz.sh: $target: $check answered $code, not 200" >&2; exit 1; }
+  done
+done
+authz_base=http://$HOST:$PORT_AUTHZ
+SANITY="as user1: search total $(total_of "$authz_base/threads/search" user1-token) (of $((2 * SEED)) threads); user2 reading user1's thread: HTTP $(status_of GET "$authz_base/threads/${THREAD_ID[authz]}" user2-token); no token: HTTP $(status_of GET "$authz_base/threads/${THREAD_ID[authz]}" "")"
+echo "authz target check: $SANITY"
+
+# --- measurements -------------------------------------------------------------------------------------
+SEARCH_BODY='{"limit": 10}'
+FILTERED_BODY='{"limit": 10, "metadata": {"owner": "user1"}}'
+# cell = target:route ; routes: get, search, search_owner (no-auth server given authz's filter by hand)
+CELLS_BY_ROUTE=("ceiling:get noauth:get authz:get" "ceiling:search noauth:search noauth:search_owner authz:search")
+RESULTS=$OUT/results
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {  # utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat)
+  awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"
+}
+
+measure() {  # measure TARGET ROUTE ROUND
+  local target=$1 route=$2 round=$3 port_var=PORT_${1^^} method url body
+  url=http://$HOST:${!port_var}
+  case $route in
+    get) method=GET url+=/threads/${THREAD_ID[$target]} body="" ;;
+    search) method=POST url+=/threads/search body=$SEARCH_BODY ;;
+    search_owner) method=POST url+=/threads/search body=$FILTERED_BODY ;;
+  esac
+  local wrk=(wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -s tools/bench/request.lua "$url")
+  export BENCH_METHOD=$method BENCH_BODY=$body BENCH_AUTH="Bearer user1-token"
+  if (( WARMUP > 0 )); then
+    timeout $((WARMUP + 30)) "${wrk[@]}" -d"${WARMUP}s" >/dev/null
+  fi
+  local line cpu_before cpu_after
+  cpu_before=$(cpu_ticks "${PID[$target]}")
+  line=$(timeout $((DURATION + 30)) "${wrk[@]}" -d"${DURATION}s" | grep '^BENCH_RESULT') ||
+    { echo "authz.sh: wrk failed on $target $route" >&2; exit 1; }
+  cpu_after=$(cpu_ticks "${PID[$target]}")
+  # Server CPU time (user + system, every thread) per request over the measured run.
+  line+=$(awk -v t=$((cpu_after - cpu_before)) -v hz="$CLK_TCK" -v l="$line" \
+    'BEGIN{match(l, /requests=[0-9]+/); n=substr(l, RSTART + 9, RLENGTH - 9); printf " cpu_us=%.1f", t / hz * 1e6 / n}')
+  echo "$line" >"$RESULTS/$target.$route.$round"
+  printf '  round %d  %-8s %-13s %s\n' "$round" "$target" "$route" "${line#BENCH_RESULT }"
+}
+
+cells_total=0
+for group in "${CELLS_BY_ROUTE[@]}"; do for _ in $group; do cells_total=$((cells_total + 1)); done; done
+echo "Measuring: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s (after ${WARMUP}s warm-up), $ROUNDS round(s)," \
+  "about $(( (DURATION + WARMUP + 1) * cells_total * ROUNDS ))s"
+for round in $(seq "$ROUNDS"); do
+  for group in "${CELLS_BY_ROUTE[@]}"; do
+    read -ra cells <<<"$group"
+    n=${#cells[@]}
+    for i in $(seq 0 $((n - 1))); do  # rotate the order each round: no target is always first
+      cell=${cells[$(( (i + round - 1) % n ))]}
+      measure "${cell%%:*}" "${cell#*:}" "$round"
+    done
+  done
+done
+
+# --- report ---------------------------------------------------------------------------------------------
+field() {  # field TARGET ROUTE KEY : median over rounds
+  cat "$RESULTS/$1.$2".* | tr ' ' '\n' | awk -F= -v k="$3" '$1==k{print $2}' | sort -g |
+    awk '{v[NR]=$1} END{if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
+}
+errors() {  # total failed requests (socket errors, timeouts, non-2xx) over every round
+  cat "$RESULTS/$1.$2".* | tr ' ' '\n' |
+    awk -F= '$1~/_errors$|^timeouts$|^non2xx$/{s+=$2} END{print s+0}'
+}
+ms() { awk -v us="$1" 'BEGIN{printf "%.2f ms", us/1000}'; }
+overhead() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f%%", (1 - a/b) * 100}'; }
+growth() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%+.1f%%", (a/b - 1) * 100}'; }
+
+route_label() {
+  case $1 in
+    get) echo 'GET /threads/{id}' ;;
+    search) echo 'POST /threads/search' ;;
+    search_owner) echo 'POST /threads/search + owner filter in body' ;;
+  esac
+}
+target_label() {
+  case $1 in
+    ceiling) echo "ceiling (plain cpp-httplib)" ;;
+    noauth) echo "no auth" ;;
+    authz) echo "$AUTHZ_LABEL" ;;
+  esac
+}
+
+TABLE=$OUT/table.md
+{
+  echo "| target | route | req/s | p50 | p99 | server CPU/req | auth overhead (req/s) | auth overhead (CPU/req) |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|"
+  for group in "${CELLS_BY_ROUTE[@]}"; do
+    for cell in $group; do
+      target=${cell%%:*} route=${cell#*:}
+      rps=$(field "$target" "$route" rps)
+      cpu=$(field "$target" "$route" cpu_us)
+      over="—" cpu_over="—"
+      if [[ $target == authz ]]; then
+        over=$(overhead "$rps" "$(field noauth "$route" rps)")
+        cpu_over=$(growth "$cpu" "$(field noauth "$route" cpu_us)")
+      fi
+      err=$(errors "$target" "$route")
+      errnote=""
+      (( err > 0 )) && errnote=" ($err failed)"
+      printf '| %s | `%s` | %.0f%s | %s | %s | %.0f µs | %s | %s |\n' "$(target_label "$target")" "$(route_label "$route")" \
+        "$rps" "$errnote" "$(ms "$(field "$target" "$route" p50_us)")" "$(ms "$(field "$target" "$route" p99_us)")" \
+        "$cpu" "$over" "$cpu_over"
+    done
+  done
+} >"$TABLE"
+
+if (( FALLBACK )); then
+  EQUAL_WORK="(auth_tokens does not filter: the search matches every thread on both servers, so the plain no-auth search row is the equal-work comparison.)"
+else
+  EQUAL_WORK="Against the no-auth server given the owner filter by hand (the same rows matched and returned), authz search overhead: $(overhead "$(field authz search rps)" "$(field noauth search_owner rps)") in req/s, $(growth "$(field authz search cpu_us)" "$(field noauth search_owner cpu_us)") in server CPU/req."
+fi
+CPU_MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
+MACHINE="$(nproc) cores ($CPU_MODEL), $(uname -sr); wrk and the server share those cores"
+COMMAND="tools/bench/authz.sh"
+custom=""
+for v in BENCH_THREADS BENCH_CONNECTIONS BENCH_DURATION BENCH_WARMUP BENCH_ROUNDS BENCH_SEED; do
+  [[ -n ${!v:-} ]] && custom+="$v=${!v} "
+done
+COMMAND="$custom$COMMAND"
+
+echo
+echo "$AUTHZ_NOTE"
+echo "Machine: $MACHINE"
+echo
+cat "$TABLE"
+echo
+echo "Auth overhead (req/s) = 1 - authz req/s / no-auth req/s; (CPU/req) = authz server CPU per request / no-auth's - 1; same route."
+echo "$EQUAL_WORK"
+
+[[ $WRITE_DOCS == 0 ]] && exit 0
+
+# --- docs/benchmarks.md: replace (or add) the "Authorization overhead" section ---------------------------
+DOC=docs/benchmarks.md
+SECTION=$OUT/section.md
+{
+  echo "## Authorization overhead"
+  echo
+  echo "What authentication plus authorization cost per request: throughput and latency of an"
+  echo "authenticated, authorized \`GET /threads/{id}\` and \`POST /threads/search\` with body"
+  echo "\`{\"limit\": 10}\`, against the same binary with auth disabled and against a plain cpp-httplib"
+  echo "server (\`tools/bench/ceiling_server.cpp\`) answering fixed bodies of the same size. The target is"
+  echo "an auth overhead under 5%."
+  echo
+  echo "- Date: $(date -u +%Y-%m-%d)"
+  echo "- Machine: $MACHINE"
+  echo "- Reproduce: \`$COMMAND\`"
+  echo "- $AUTHZ_NOTE"
+  echo
+  cat "$TABLE"
+  echo
+  echo "Auth overhead (req/s) = 1 − authz req/s ÷ no-auth req/s on the same route; auth overhead"
+  echo "(CPU/req) = authz server CPU time per request ÷ no-auth's − 1. Server CPU/req is the server"
+  echo "process's user + system time during the measured run divided by the requests served: it does"
+  echo "not depend on how the two cores are shared with wrk, so it is the steadier of the two. $EQUAL_WORK"
+  echo
+  echo "How it is measured:"
+  echo
+  echo "- Each server listens on 127.0.0.1 and holds $SEED threads created as \`user1\` and $SEED as"
+  echo "  \`user2\` (each with \`metadata.owner\` set, as \`auth_owner\` stamps it), so every server holds"
+  echo "  the same data. The \`GET\` reads one of \`user1\`'s threads."
+  echo "- Every request carries \`Authorization: Bearer user1-token\` (authz check before measuring,"
+  echo "  $SANITY)."
+  if (( FALLBACK )); then
+    echo "- The extra no-auth row passes \`metadata.owner\` by hand: what an owner filter will make the"
+    echo "  search do once authorization is in force."
+  else
+    echo "- With authorization the search matches only \`user1\`'s $SEED threads; without auth it matches"
+    echo "  all $((2 * SEED)), so the extra no-auth row passes the owner filter by hand to compare equal work."
+  fi
+  echo "- \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s\` after a ${WARMUP}s warm-up, on keep-alive connections;"
+  echo "  $ROUNDS round(s) with the targets interleaved, medians reported. Servers use their defaults"
+  echo "  (512 HTTP threads, keep-alive, TCP_NODELAY), the build is \`tools/build.sh\`'s"
+  echo "  (\`RelWithDebInfo\`)."
+  echo "- Settings: \`BENCH_THREADS\`, \`BENCH_CONNECTIONS\`, \`BENCH_DURATION\`, \`BENCH_WARMUP\` (seconds),"
+  echo "  \`BENCH_ROUNDS\`, \`BENCH_SEED\`, \`BENCH_PORT\`; \`BENCH_DOCS=0\` prints without updating this file."
+} >"$SECTION"
+
+if [[ ! -f $DOC ]]; then
+  printf '# Benchmarks\n\nEach section is written by the script it names; rerun it to refresh the numbers.\n\n' >"$DOC"
+fi
+awk -v section="$SECTION" '
+  function emit() { while ((getline line < section) > 0) print line; close(section); print ""; done = 1 }
+  /^## / { if (skipping) skipping = 0; if ($0 == "## Authorization overhead") { emit(); skipping = 1; next } }
+  !skipping { print }
+  END { if (!done) { print ""; emit() } }
+' "$DOC" | cat -s >"$DOC.tmp"
+# No trailing blank lines.
+sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$DOC.tmp" >"$DOC"
+rm -f "$DOC.tmp"
+echo
+echo "Updated $DOC"
