@@ -93,7 +93,11 @@ int main(int argc, char** argv) {
   lgs::add_run_routes(router, services);
   lgs::add_store_routes(router, services);
 
-  lgs::Authenticator authenticator(plugins.auth);
+  lgs::StudioAccess studio;
+  studio.disabled = config.auth && config.auth->disable_studio_auth;
+  studio.dev = options.dev;
+  if (const char* key = std::getenv("LANGGRAPH_STUDIO_KEY")) studio.key = key;
+  lgs::Authenticator authenticator(plugins.auth, studio);
   lgs::ServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;

@@ -10,18 +10,34 @@
 
 namespace lgs {
 
+// When LangGraph Studio's header (x-auth-scheme: langsmith) may stand in for authentication.
+// Never when disable_studio_auth is set; otherwise from a loopback client of a --dev server, or
+// from a request carrying the configured studio key in x-studio-key.
+struct StudioAccess {
+  bool disabled = false;
+  bool dev = false;
+  std::string key;  // empty: no key configured
+};
+
 class Authenticator {
  public:
   // `plugin` may be null: the server then runs without authentication, as LangGraph does.
-  explicit Authenticator(std::shared_ptr<const AuthPlugin> plugin) : plugin_(std::move(plugin)) {}
+  explicit Authenticator(std::shared_ptr<const AuthPlugin> plugin, StudioAccess studio = {})
+      : plugin_(std::move(plugin)), studio_(std::move(studio)) {}
 
   bool enabled() const { return plugin_ != nullptr; }
   // Allowed with no user when disabled; otherwise the plugin's decision.
   AuthDecision authenticate(const httplib::Request& request, const Pairs& path_params) const;
 
  private:
+  bool is_studio_request(const httplib::Request& request) const;
+
   std::shared_ptr<const AuthPlugin> plugin_;
+  StudioAccess studio_;
 };
+
+// The fixed user Studio requests run as: identity "langgraph-studio-user", kind "StudioUser".
+User studio_user();
 
 // The request's headers with lower-case names, without the pseudo-headers cpp-httplib adds
 // (REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR, LOCAL_PORT), which a client could also send.

@@ -47,10 +47,14 @@ void set(Options& o, const std::string& flag, const std::string& value) {
 
 std::string usage() {
   std::string text =
-      "Usage: langgraph-server [--config PATH] [--host HOST] [--port PORT] [--workers N] [--http-threads N]\n\n"
+      "Usage: langgraph-server [--config PATH] [--host HOST] [--port PORT] [--workers N] [--http-threads N] [--dev]\n\n"
       "Serves the LangGraph Agent Server API for the graphs and the auth plugin named in langgraph.json.\n\n"
       "Flags (each also read from the environment variable shown; a flag wins):\n";
   for (const auto& f : kFlags) text += fmt::format("  {:<16} {:<24} {}\n", f.name, f.env, f.help);
+  text += fmt::format("  {:<16} {:<24} {}\n", "--dev", "",
+                      "development: requests from loopback with x-auth-scheme: langsmith run as the Studio user");
+  text += fmt::format("  {:<16} {:<24} {}\n", "", "LANGGRAPH_STUDIO_KEY",
+                      "a secret: requests with x-auth-scheme: langsmith and x-studio-key: <it> run as the Studio user");
   text += fmt::format("  {:<16} {:<24} {}\n", "--help", "", "print this help and exit");
   text += fmt::format("  {:<16} {:<24} {}\n", "--version", "", "print the version and exit");
   text += "\nExit codes: 0 after SIGINT/SIGTERM, 2 when the configuration or a plugin is invalid.\n";
@@ -65,6 +69,10 @@ Options parse_options(const std::vector<std::string>& args) {
     std::string arg = args[i];
     if (arg == "--help" || arg == "-h") {
       o.help = true;
+      continue;
+    }
+    if (arg == "--dev") {
+      o.dev = true;
       continue;
     }
     if (arg == "--version") {

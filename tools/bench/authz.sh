@@ -13,6 +13,7 @@
 #   BENCH_ROUNDS [3]      every cell is measured this many times, targets interleaved; medians reported
 #   BENCH_SEED [1000]     threads created per user (user1 and user2) on each server before measuring
 #   BENCH_PORT [18400]    first of three consecutive ports on 127.0.0.1
+#   BENCH_IDLE_WAIT [180] seconds to wait for other work on the machine to finish before measuring
 #   BENCH_DOCS [1]        0: print the table only, leave docs/benchmarks.md alone
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -133,6 +134,30 @@ total_of() {  # X-Pagination-Total of a search as TOKEN
     -d '{"limit": 10}' "$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-pagination-total"{print $2}'
 }
 
+cpu_busy() {  # percentage of the machine's CPU time used over 2 seconds, by anything
+  local a b
+  a=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
+  sleep 2
+  b=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN{split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
+    printf "%.0f", busy * 100 / (busy + idle + (busy + idle == 0))}'
+}
+# Other work on the machine skews every number: wait (a bounded time) for it to be quiet.
+IDLE_WAIT=${BENCH_IDLE_WAIT:-180}
+BUSY=$(cpu_busy)
+waited=0
+while (( BUSY > 15 && waited < IDLE_WAIT )); do
+  (( waited == 0 )) && echo "The machine is busy ($BUSY% CPU in use); waiting up to ${IDLE_WAIT}s for it to be quiet"
+  sleep 8
+  waited=$((waited + 10))
+  BUSY=$(cpu_busy)
+done
+BUSY_NOTE=""
+if (( BUSY > 15 )); then
+  BUSY_NOTE="WARNING: other processes used $BUSY% of the CPU just before measuring; these numbers are skewed."
+  echo "$BUSY_NOTE"
+fi
+
 PORT_CEILING=$PORT
 PORT_NOAUTH=$((PORT + 1))
 PORT_AUTHZ=$((PORT + 2))
@@ -187,6 +212,11 @@ measure() {  # measure TARGET ROUTE ROUND
     search) method=POST url+=/threads/search body=$SEARCH_BODY ;;
     search_owner) method=POST url+=/threads/search body=$FILTERED_BODY ;;
   esac
+  if ! kill -0 "${PID[$target]}" 2>/dev/null; then
+    echo "authz.sh: the $target server is gone (stopped from outside this script?); its log:" >&2
+    tail -5 "$OUT/$target.log" >&2
+    exit 1
+  fi
   local wrk=(wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -s tools/bench/request.lua "$url")
   export BENCH_METHOD=$method BENCH_BODY=$body BENCH_AUTH="Bearer user1-token"
   if (( WARMUP > 0 )); then
@@ -288,6 +318,7 @@ COMMAND="$custom$COMMAND"
 echo
 echo "$AUTHZ_NOTE"
 echo "Machine: $MACHINE"
+[[ -n $BUSY_NOTE ]] && echo "$BUSY_NOTE"
 echo
 cat "$TABLE"
 echo
@@ -312,13 +343,16 @@ SECTION=$OUT/section.md
   echo "- Machine: $MACHINE"
   echo "- Reproduce: \`$COMMAND\`"
   echo "- $AUTHZ_NOTE"
+  [[ -n $BUSY_NOTE ]] && echo "- $BUSY_NOTE"
   echo
   cat "$TABLE"
   echo
   echo "Auth overhead (req/s) = 1 − authz req/s ÷ no-auth req/s on the same route; auth overhead"
   echo "(CPU/req) = authz server CPU time per request ÷ no-auth's − 1. Server CPU/req is the server"
   echo "process's user + system time during the measured run divided by the requests served: it does"
-  echo "not depend on how the two cores are shared with wrk, so it is the steadier of the two. $EQUAL_WORK"
+  echo "not depend on how the two cores are shared with wrk, so it is the steadier of the two."
+  echo
+  echo "$EQUAL_WORK"
   echo
   echo "How it is measured:"
   echo
@@ -339,7 +373,8 @@ SECTION=$OUT/section.md
   echo "  (512 HTTP threads, keep-alive, TCP_NODELAY), the build is \`tools/build.sh\`'s"
   echo "  (\`RelWithDebInfo\`)."
   echo "- Settings: \`BENCH_THREADS\`, \`BENCH_CONNECTIONS\`, \`BENCH_DURATION\`, \`BENCH_WARMUP\` (seconds),"
-  echo "  \`BENCH_ROUNDS\`, \`BENCH_SEED\`, \`BENCH_PORT\`; \`BENCH_DOCS=0\` prints without updating this file."
+  echo "  \`BENCH_ROUNDS\`, \`BENCH_SEED\`, \`BENCH_PORT\`, \`BENCH_IDLE_WAIT\`; \`BENCH_DOCS=0\` prints without"
+  echo "  updating this file. The script waits for the machine to be quiet first and says so when it is not."
 } >"$SECTION"
 
 if [[ ! -f $DOC ]]; then
