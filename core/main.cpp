@@ -14,6 +14,7 @@
 #include "plugin/auth_plugin.hpp"
 #include "plugin/graph_plugin.hpp"
 #include "runtime/run_manager.hpp"
+#include "runtime/stream_hub.hpp"
 #include "storage/memory_storage.hpp"
 #include "util/log.hpp"
 
@@ -81,9 +82,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   lgs::MemoryStorage storage;
-  lgs::RunManager runs(storage, plugins.graphs, options.workers);
+  lgs::StreamHub streams;
+  lgs::RunManager runs(storage, plugins.graphs, streams, options.workers);
   lgs::Authorizer authorizer(plugins.auth);
-  lgs::Services services{storage, plugins.graphs, runs, authorizer, LANGGRAPH_SERVER_VERSION};
+  lgs::Services services{storage, plugins.graphs, runs, streams, authorizer, LANGGRAPH_SERVER_VERSION};
   lgs::create_system_assistants(services);
 
   lgs::Router router;

@@ -7,6 +7,7 @@
 #include "authz/authorizer.hpp"
 #include "http/router.hpp"
 #include "runtime/run_manager.hpp"
+#include "runtime/stream_hub.hpp"
 #include "storage/storage.hpp"
 
 namespace lgs {
@@ -15,6 +16,7 @@ struct Services {
   Storage& storage;
   const Graphs& graphs;
   RunManager& runs;
+  StreamHub& streams;
   const Authorizer& authz;
   std::string version;
 
@@ -29,6 +31,7 @@ void add_assistant_routes(Router& router, Services& services);
 void add_thread_routes(Router& router, Services& services);
 void add_run_routes(Router& router, Services& services);
 void add_store_routes(Router& router, Services& services);
+void add_stream_routes(Router& router, Services& services);
 
 // The system assistant of every graph: created at startup, id = UUIDv5 of the graph id.
 std::string system_assistant_id(const std::string& graph_id);
@@ -37,6 +40,13 @@ void create_system_assistants(Services& services);
 // none or `filter` (an authorization filter on its metadata) hides it.
 Assistant resolve_assistant(Services& services, const std::string& id_or_graph, const json& filter = json::object());
 bool is_system_assistant(const Assistant& assistant);
+
+// Creating runs from a request body (api/runs.cpp), for every route that starts one: the run
+// is authorized and stored as pending; the caller queues it with services.runs.enqueue.
+Run create_thread_run(Services& services, const ApiRequest& req);
+Run create_stateless_run(Services& services, const ApiRequest& req);
+// The Content-Location of a run: /threads/<tid>/runs/<rid>, or /runs/<rid> when stateless.
+std::string run_location(const Run& run, bool stateless);
 
 // The thread, or 404 when there is none or `filter` hides it.
 Thread require_thread(Services& services, const std::string& thread_id, const json& filter = json::object());

@@ -148,6 +148,8 @@ Run make_run(const ApiRequest& req, const RunRequest& r, const Thread& thread, b
   return run;
 }
 
+}  // namespace
+
 // Stores a pending run for a thread: the thread must exist and pass the handler's filter (or be
 // created: never for an existing thread the filter hides), and with multitask_strategy "reject"
 // no other run may be pending or running on it. One lock makes the check and the insert atomic.
@@ -210,6 +212,8 @@ Run create_stateless_run(Services& services, const ApiRequest& req) {
 std::string run_location(const Run& run, bool stateless) {
   return stateless ? "/runs/" + run.run_id : "/threads/" + run.thread_id + "/runs/" + run.run_id;
 }
+
+namespace {
 
 // The body /wait answers with: the final state, or {"__error__": ...} for a failed run.
 json wait_result(const std::optional<Run>& run) {

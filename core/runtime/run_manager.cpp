@@ -6,7 +6,8 @@
 
 namespace lgs {
 
-RunManager::RunManager(Storage& storage, const Graphs& graphs, int workers) : storage_(storage), graphs_(graphs) {
+RunManager::RunManager(Storage& storage, const Graphs& graphs, StreamHub& streams, int workers)
+    : storage_(storage), graphs_(graphs), streams_(streams) {
   for (int i = 0; i < std::max(workers, 1); ++i) workers_.emplace_back([this] { work(); });
 }
 
@@ -26,6 +27,7 @@ void RunManager::shutdown() {
 }
 
 void RunManager::enqueue(const std::string& run_id) {
+  open_stream(run_id);
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(run_id);
@@ -33,7 +35,13 @@ void RunManager::enqueue(const std::string& run_id) {
   queued_.notify_one();
 }
 
+void RunManager::open_stream(const std::string& run_id) {
+  streams_.open(run_id);
+  streams_.publish(run_id, "", "metadata", {{"run_id", run_id}, {"attempt", 1}});
+}
+
 std::optional<Run> RunManager::enqueue_and_wait(const std::string& run_id) {
+  open_stream(run_id);
   std::unique_lock lock(mutex_);
   ++waiters_[run_id];  // before it can finish, so its result is kept for us
   queue_.push_back(run_id);
@@ -163,6 +171,8 @@ void RunManager::finish(Run& run) {
     std::lock_guard lock(mutex_);
     if (waiters_.count(run.run_id)) completed_[run.run_id] = run;
   }
+  if (run.status == "error") streams_.publish(run.run_id, "", "error", run.error);
+  streams_.close(run.run_id);
   if (run.kwargs.value("temporary", false)) storage_.delete_thread(run.thread_id);
   if (run.status == "error") log::warn("run {} on thread {} failed: {}", run.run_id, run.thread_id, run.error.dump());
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "plugin/graph_plugin.hpp"
+#include "runtime/stream_hub.hpp"
 #include "storage/storage.hpp"
 
 namespace lgs {
@@ -21,7 +22,8 @@ using Graphs = std::map<std::string, GraphPluginPtr>;
 
 class RunManager {
  public:
-  RunManager(Storage& storage, const Graphs& graphs, int workers);
+  // Every queued run gets a stream in `streams` (metadata first), closed when it finishes.
+  RunManager(Storage& storage, const Graphs& graphs, StreamHub& streams, int workers);
   ~RunManager();
   RunManager(const RunManager&) = delete;
   RunManager& operator=(const RunManager&) = delete;
@@ -41,10 +43,12 @@ class RunManager {
   void work();
   void execute(const std::string& run_id);
   void finish(Run& run);
+  void open_stream(const std::string& run_id);
   std::optional<Run> wait_locked(std::unique_lock<std::mutex>& lock, const std::string& run_id);
 
   Storage& storage_;
   const Graphs& graphs_;
+  StreamHub& streams_;
   std::mutex mutex_;
   std::condition_variable queued_;    // a run was queued, or shutdown
   std::condition_variable finished_;  // a run finished, or shutdown

@@ -1,0 +1,54 @@
+// Live run streams: the runtime publishes each run's events here; SSE responses read them.
+// Every event gets a per-run id (0, 1, 2...), so a client that reconnects with Last-Event-ID
+// resumes where it left, and a client joining late, or after the run finished, still gets the
+// events (kept for a while after the run ends). Publishing never blocks on a reader.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lgs {
+
+using json = nlohmann::json;
+
+struct StreamEvent {
+  int64_t id = 0;
+  std::string mode;   // the stream mode that asked for it: "values", "updates", "messages-tuple",
+                      // "custom", "debug", "tasks", "checkpoints"; "" for events every stream gets
+                      // ("metadata", "error")
+  std::string event;  // the SSE event name: "values", "messages", "error", ...
+  std::string data;   // one line of JSON
+};
+
+class StreamHub {
+ public:
+  StreamHub();
+  ~StreamHub();
+  StreamHub(const StreamHub&) = delete;
+  StreamHub& operator=(const StreamHub&) = delete;
+
+  // Creates the run's stream before the run is queued, so that no event is missed.
+  void open(const std::string& run_id);
+  // Appends an event (no-op when the stream was never opened or is closed).
+  void publish(const std::string& run_id, const std::string& mode, const std::string& event, const json& data);
+  // The run finished: readers get what is left, then the end.
+  void close(const std::string& run_id);
+
+  struct Batch {
+    std::vector<StreamEvent> events;  // ids after `after_id`, in order
+    bool ended = false;               // closed and nothing more will come
+    bool unknown = false;             // no such stream (never opened, or expired)
+  };
+  // Waits up to `timeout` for events after `after_id` (-1: from the start).
+  Batch next(const std::string& run_id, int64_t after_id, std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace lgs
