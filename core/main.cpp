@@ -93,7 +93,9 @@ int main(int argc, char** argv) {
   lgs::add_assistant_routes(router, services);
   lgs::add_thread_routes(router, services);
   lgs::add_run_routes(router, services);
+  lgs::add_state_routes(router, services);
   lgs::add_store_routes(router, services);
+  lgs::add_stream_routes(router, services);
 
   lgs::StudioAccess studio;
   studio.disabled = config.auth && config.auth->disable_studio_auth;

@@ -32,6 +32,7 @@ void add_thread_routes(Router& router, Services& services);
 void add_run_routes(Router& router, Services& services);
 void add_store_routes(Router& router, Services& services);
 void add_stream_routes(Router& router, Services& services);
+void add_state_routes(Router& router, Services& services);
 
 // The system assistant of every graph: created at startup, id = UUIDv5 of the graph id.
 std::string system_assistant_id(const std::string& graph_id);

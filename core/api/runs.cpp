@@ -75,14 +75,32 @@ struct RunRequest {
   std::string multitask_strategy;
   std::string if_not_exists;
   std::string on_completion;
+  std::string on_disconnect;  // what a streaming client's disconnect does to the run
+  json command;
+  json interrupt_before;
+  json interrupt_after;
+  int after_seconds = 0;
 };
+
+// interrupt_before / interrupt_after: "*" (every node) or a list of node names.
+json node_list(Services& services, const json& b, const char* key, const Assistant& assistant) {
+  if (!b.contains(key) || b[key].is_null()) return nullptr;
+  const auto& spec = services.graphs.at(assistant.graph_id)->spec();
+  if (b[key] == "*") return spec.nodes;
+  json out = json::array();
+  for (const auto& name : body::strings(b, key)) {
+    if (!spec.has_node(name)) throw ApiError{422, std::string("\"") + key + "\" names unknown node \"" + name + "\""};
+    out.push_back(name);
+  }
+  return out;
+}
 
 RunRequest parse_run_request(Services& services, const ApiRequest& req) {
   const json& b = req.body();
   RunRequest r;
   auto assistant_id = body::string(b, "assistant_id");
   if (!assistant_id) throw ApiError{422, "\"assistant_id\" is required"};
-  for (const char* unsupported : {"command", "checkpoint", "checkpoint_id", "interrupt_before", "interrupt_after", "webhook"})
+  for (const char* unsupported : {"checkpoint", "checkpoint_id", "webhook"})
     if (b.contains(unsupported) && !b[unsupported].is_null())
       throw ApiError{422, std::string("\"") + unsupported + "\" is not supported by this server yet"};
   r.input = b.contains("input") ? b["input"] : json();
@@ -92,12 +110,22 @@ RunRequest parse_run_request(Services& services, const ApiRequest& req) {
   r.metadata = body::object(b, "metadata");
   r.stream_mode = b.contains("stream_mode") && !b["stream_mode"].is_null() ? b["stream_mode"] : json("values");
   r.multitask_strategy = body::choice(b, "multitask_strategy", {"reject", "enqueue", "interrupt", "rollback"}, "reject");
-  if (r.multitask_strategy == "interrupt" || r.multitask_strategy == "rollback")
-    throw ApiError{422, "\"multitask_strategy\": \"" + r.multitask_strategy + "\" is not supported by this server yet"};
   r.if_not_exists = body::choice(b, "if_not_exists", {"create", "reject"}, "reject");
   r.on_completion = body::choice(b, "on_completion", {"delete", "keep"}, "delete");
-  body::integer(b, "after_seconds", 0, 0, 0);  // delayed runs are not supported yet: only 0
+  r.after_seconds = body::integer(b, "after_seconds", 0, 0, 7 * 24 * 3600);
+  if (b.contains("command") && !b["command"].is_null()) {
+    r.command = body::object(b, "command");
+    for (const auto& [key, value] : r.command.items())
+      if (key != "resume" && key != "update" && key != "goto")
+        throw ApiError{422, "\"command\" takes resume, update and goto, not \"" + key + "\""};
+    if (r.command.contains("update") && !r.command["update"].is_null() && !r.command["update"].is_object())
+      throw ApiError{422, "\"command.update\" must be an object"};
+    if (!r.input.is_null()) throw ApiError{422, "give either \"input\" or \"command\", not both"};
+  }
+  r.on_disconnect = body::choice(b, "on_disconnect", {"cancel", "continue"}, "continue");
   r.assistant = resolve_assistant(services, *assistant_id);
+  r.interrupt_before = node_list(services, b, "interrupt_before", r.assistant);
+  r.interrupt_after = node_list(services, b, "interrupt_after", r.assistant);
   // Beyond LangGraph: running a user-created assistant requires being allowed to read it.
   // System assistants stay runnable by whoever may create the run.
   if (!is_system_assistant(r.assistant)) {
@@ -118,7 +146,7 @@ json authorize_run(Services& services, const ApiRequest& req, const RunRequest& 
                 {"prevent_insert_if_inflight", true},
                 {"multitask_strategy", run.multitask_strategy},
                 {"if_not_exists", r.if_not_exists},
-                {"after_seconds", 0},
+                {"after_seconds", r.after_seconds},
                 {"kwargs", run.kwargs}};
   json filter = services.authorize(req, "threads", "create_run", value);
   if (value["metadata"].is_object()) run.metadata = value["metadata"];
@@ -134,12 +162,14 @@ Run make_run(const ApiRequest& req, const RunRequest& r, const Thread& thread, b
   run.multitask_strategy = r.multitask_strategy;
   run.created_at = run.updated_at = now_iso8601();
   run.kwargs = {{"input", r.input},
-                {"command", nullptr},
+                {"command", r.command},
                 {"config", run_config(req, r.config, r.assistant, thread, run.run_id)},
                 {"context", r.context},
                 {"stream_mode", r.stream_mode},
-                {"interrupt_before", nullptr},
-                {"interrupt_after", nullptr},
+                {"interrupt_before", r.interrupt_before},
+                {"interrupt_after", r.interrupt_after},
+                {"after_seconds", r.after_seconds},
+                {"on_disconnect", r.on_disconnect},
                 {"webhook", nullptr},
                 {"feedback_keys", nullptr},
                 {"temporary", temporary},
@@ -175,12 +205,17 @@ Run create_thread_run(Services& services, const ApiRequest& req) {
     services.storage.create_thread(t);
     thread = t;
   }
-  if (r.multitask_strategy == "reject") {
-    for (const auto& other : services.storage.list_runs(RunQuery{thread_id, std::nullopt, 1000, 0}).items)
-      if (!other.finished())
-        throw ApiError{409, "Thread is already running a task. Wait for it to finish or choose a different "
-                            "multitask strategy."};
+  // Another run pending or running on the thread: refused, cancelled first, or queued after it.
+  for (const auto& other : services.storage.list_runs(RunQuery{thread_id, std::nullopt, 1000, 0}).items) {
+    if (other.finished()) continue;
+    if (r.multitask_strategy == "reject")
+      throw ApiError{409, "Thread is already running a task. Wait for it to finish or choose a different "
+                          "multitask strategy."};
+    if (r.multitask_strategy == "interrupt" || r.multitask_strategy == "rollback")
+      services.runs.cancel(other.run_id, r.multitask_strategy);
   }
+  if (!r.command.is_null() && !services.storage.latest_checkpoint(thread_id))
+    throw ApiError{422, "\"command\" needs a thread with state to resume; this thread has none"};
   services.storage.update_thread(thread_id, [&](Thread& t) {
     t.metadata["graph_id"] = r.assistant.graph_id;
     t.metadata["assistant_id"] = r.assistant.assistant_id;
@@ -251,6 +286,61 @@ void add_run_routes(Router& router, Services& services) {
   router.add("POST", "/threads/{thread_id}/runs/wait", wait(&create_thread_run, false));
   router.add("POST", "/runs", background(&create_stateless_run, true));
   router.add("POST", "/runs/wait", wait(&create_stateless_run, true));
+
+  router.add("POST", "/runs/batch", [&services](const ApiRequest& req, httplib::Response& res) {
+    const json items = json::parse(req.body_text(), nullptr, false);
+    if (!items.is_array() || items.empty()) throw ApiError{422, "The body must be a non-empty list of run payloads"};
+    if (items.size() > 100) throw ApiError{422, "A batch holds at most 100 runs"};
+    std::vector<std::string> texts;
+    for (const auto& item : items) texts.push_back(item.dump());
+    std::vector<Run> created;
+    for (const auto& text : texts) created.push_back(create_stateless_run(services, ApiRequest(req.http(), text, req.params(), req.user())));
+    json out = json::array();
+    for (const auto& run : created) {
+      services.runs.enqueue(run.run_id);
+      out.push_back(run.to_json());
+    }
+    send_json(res, 200, out);
+  });
+
+  // threads:update for a cancel, with LangGraph's synthetic metadata.
+  router.add("POST", "/threads/{thread_id}/runs/{run_id}/cancel", [&services](const ApiRequest& req, httplib::Response& res) {
+    const std::string thread_id = req.uuid_param("thread_id");
+    const std::string run_id = req.uuid_param("run_id");
+    const std::string action = req.query("action").value_or("interrupt");
+    if (action != "interrupt" && action != "rollback") throw ApiError{422, "\"action\" must be interrupt or rollback"};
+    const std::string wait = req.query("wait").value_or("false");
+    json value = {{"thread_id", thread_id}, {"action", action}, {"metadata", {{"run_ids", {run_id}}, {"status", "pending"}}}};
+    require_thread(services, thread_id, services.authorize(req, "threads", "update", value));
+    require_run(services, thread_id, run_id);
+    if (!services.runs.cancel(run_id, action)) throw ApiError{409, "Run " + run_id + " is not pending or running"};
+    if (wait == "1" || wait == "true") {
+      services.runs.wait(run_id);
+      res.status = 204;
+    } else {
+      res.status = 202;
+    }
+  });
+
+  router.add("GET", "/threads/{thread_id}/runs/{run_id}/join", [&services](const ApiRequest& req, httplib::Response& res) {
+    const std::string thread_id = req.uuid_param("thread_id");
+    const std::string run_id = req.uuid_param("run_id");
+    json value = {{"thread_id", thread_id}, {"run_id", run_id}};
+    require_thread(services, thread_id, services.authorize(req, "threads", "read", value));
+    require_run(services, thread_id, run_id);
+    send_json(res, 200, wait_result(services.runs.wait(run_id)));
+  });
+
+  router.add("DELETE", "/threads/{thread_id}/runs/{run_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+    const std::string thread_id = req.uuid_param("thread_id");
+    const std::string run_id = req.uuid_param("run_id");
+    json value = {{"thread_id", thread_id}, {"run_id", run_id}};
+    require_thread(services, thread_id, services.authorize(req, "threads", "delete", value));
+    const Run run = require_run(services, thread_id, run_id);
+    if (!run.finished()) throw ApiError{409, "Run " + run_id + " is " + run.status + "; cancel it before deleting it"};
+    services.storage.delete_run(run_id);
+    res.status = 204;
+  });
 
   router.add("GET", "/threads/{thread_id}/runs", [&services](const ApiRequest& req, httplib::Response& res) {
     const std::string thread_id = req.uuid_param("thread_id");

@@ -32,6 +32,9 @@ class ApiRequest {
   std::string uuid_param(std::string_view name) const;
   // The body as a JSON object (an empty body is {}); 422 when it is not one.
   const json& body() const;
+  // The body as received.
+  const std::string& body_text() const { return body_text_; }
+  const Pairs& params() const { return params_; }
   // A query parameter, if present.
   std::optional<std::string> query(const std::string& name) const;
 

@@ -56,20 +56,31 @@ GraphPlugin::~GraphPlugin() {
   if (instance_) descriptor_->destroy(instance_);
 }
 
-json GraphPlugin::run_node(const std::string& node, const json& state, const json& config) const {
+GraphPlugin::NodeResult GraphPlugin::run_node(const std::string& node, const json& state, const json& config,
+                                              const json& resume,
+                                              const std::function<void(std::string_view)>& on_custom) const {
   const std::string state_text = state.dump();
   const std::string config_text = config.dump();
+  const std::string resume_text = resume.is_array() ? resume.dump() : std::string();
   lg_node_call call{};
   call.struct_size = sizeof(lg_node_call);
   call.node = HostSink::str(node);
   call.state_json = HostSink::str(state_text);
   call.config_json = HostSink::str(config_text);
+  call.resume_json = HostSink::str(resume_text);
   HostSink sink;
+  if (on_custom) sink.on_custom(on_custom);
   const int32_t rc = descriptor_->run_node(instance_, &call, sink.get());
-  json update = result_of(rc, sink, "update", "node \"" + node + "\"");
-  if (!update.is_object())
+  NodeResult result;
+  if (rc == LG_INTERRUPTED) {
+    result.interrupted = true;
+    result.interrupt = result_of(LG_OK, sink, "interrupt", "node \"" + node + "\"");
+    return result;
+  }
+  result.update = result_of(rc, sink, "update", "node \"" + node + "\"");
+  if (!result.update.is_object())
     throw GraphError("InvalidUpdateError", "node \"" + node + "\" must return an object of channel updates");
-  return update;
+  return result;
 }
 
 std::vector<std::string> GraphPlugin::route(const GraphSpec::Branch& branch, const json& state,

@@ -3,7 +3,9 @@
 
 #include <langgraph/abi.h>
 
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <stdexcept>
 #include <string>
 
@@ -30,8 +32,15 @@ class GraphPlugin {
   const std::string& graph_id() const { return graph_id_; }
   const GraphSpec& spec() const { return spec_; }
 
-  // Runs a node; returns its update (an object). Throws GraphError.
-  json run_node(const std::string& node, const json& state, const json& config) const;
+  struct NodeResult {
+    json update;     // an object of channel writes, when the node finished
+    json interrupt;  // the interrupt() value, when it paused; null otherwise
+    bool interrupted = false;
+  };
+  // Runs a node with the resume values of its interrupt() calls (a list, or null); custom
+  // stream events go to `on_custom`. Throws GraphError when the node fails.
+  NodeResult run_node(const std::string& node, const json& state, const json& config, const json& resume = nullptr,
+                      const std::function<void(std::string_view)>& on_custom = {}) const;
   // Evaluates a branch; returns the destinations it chose. Throws GraphError.
   std::vector<std::string> route(const GraphSpec::Branch& branch, const json& state, const json& config) const;
 

@@ -3,6 +3,7 @@
 
 #include <langgraph/abi.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,7 +30,13 @@ class HostSink {
     sink_.set_failure = [](void* host, lg_str message) {
       static_cast<HostSink*>(host)->failure_ = std::string(view(message));
     };
+    sink_.emit_custom = [](void* host, lg_str json) {
+      auto* self = static_cast<HostSink*>(host);
+      if (self->on_custom_) self->on_custom_(view(json));
+    };
   }
+  // Where custom stream events of a node call go (ignored when unset).
+  void on_custom(std::function<void(std::string_view)> callback) { on_custom_ = std::move(callback); }
   HostSink(const HostSink&) = delete;
   HostSink& operator=(const HostSink&) = delete;
 
@@ -57,6 +64,7 @@ class HostSink {
   std::optional<HttpError> http_error_;
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string failure_;
+  std::function<void(std::string_view)> on_custom_;
 };
 
 }  // namespace lgs

@@ -24,6 +24,8 @@ GraphSpec GraphSpec::parse(const json& graph) {
     for (const auto& b : graph.value("branches", json::array()))
       spec.branches.push_back({b.at("id").get<std::string>(), b.at("source").get<std::string>(),
                                b.value("destinations", std::vector<std::string>{})});
+    spec.interrupt_before = graph.value("interrupt_before", std::vector<std::string>{});
+    spec.interrupt_after = graph.value("interrupt_after", std::vector<std::string>{});
   } catch (const json::exception& e) {
     throw std::invalid_argument(std::string("malformed graph description: ") + e.what());
   }

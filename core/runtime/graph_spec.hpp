@@ -24,6 +24,7 @@ struct GraphSpec {
   std::vector<std::string> nodes;
   std::vector<std::pair<std::string, std::string>> edges;
   std::vector<Branch> branches;
+  std::vector<std::string> interrupt_before, interrupt_after;
 
   // Parses and checks the plugin's "graph" JSON; throws std::invalid_argument with the cause.
   static GraphSpec parse(const json& graph);

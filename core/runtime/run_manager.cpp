@@ -26,26 +26,28 @@ void RunManager::shutdown() {
   workers_.clear();
 }
 
-void RunManager::enqueue(const std::string& run_id) {
-  open_stream(run_id);
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(run_id);
-  }
-  queued_.notify_one();
-}
-
 void RunManager::open_stream(const std::string& run_id) {
   streams_.open(run_id);
   streams_.publish(run_id, "", "metadata", {{"run_id", run_id}, {"attempt", 1}});
+}
+
+void RunManager::enqueue(const std::string& run_id) {
+  open_stream(run_id);
+  int delay = 0;
+  if (auto run = storage_.get_run(run_id)) delay = run->kwargs.value("after_seconds", 0);
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back({run_id, std::chrono::steady_clock::now() + std::chrono::seconds(delay)});
+  }
+  queued_.notify_all();
 }
 
 std::optional<Run> RunManager::enqueue_and_wait(const std::string& run_id) {
   open_stream(run_id);
   std::unique_lock lock(mutex_);
   ++waiters_[run_id];  // before it can finish, so its result is kept for us
-  queue_.push_back(run_id);
-  queued_.notify_one();
+  queue_.push_back({run_id, std::chrono::steady_clock::now()});
+  queued_.notify_all();
   return wait_locked(lock, run_id);
 }
 
@@ -77,40 +79,66 @@ std::optional<Run> RunManager::wait_locked(std::unique_lock<std::mutex>& lock, c
   return result;
 }
 
+bool RunManager::cancel(const std::string& run_id, const std::string& action) {
+  std::unique_lock lock(mutex_);
+  auto run = storage_.get_run(run_id);
+  if (!run || run->finished()) return false;
+  auto queued = std::find_if(queue_.begin(), queue_.end(), [&](const Queued& q) { return q.run_id == run_id; });
+  if (queued != queue_.end()) {  // not started: finish it here
+    queue_.erase(queued);
+    cancels_[run_id] = action;
+    lock.unlock();
+    run->status = "interrupted";
+    if (action == "rollback") roll_back(*run);
+    finish(*run);
+    lock.lock();
+    cancels_.erase(run_id);
+    finished_.notify_all();
+    return true;
+  }
+  cancels_[run_id] = action;  // running: the worker stops it between two steps
+  return true;
+}
+
 void RunManager::work() {
   std::unique_lock lock(mutex_);
   while (true) {
-    // The oldest queued run whose thread is not executing another run.
+    // The oldest ready run whose thread is not executing another run.
+    const auto now = std::chrono::steady_clock::now();
+    std::optional<std::chrono::steady_clock::time_point> earliest_delayed;
     auto next = queue_.end();
     std::string thread_id;
-    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-      auto run = storage_.get_run(*it);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      auto run = storage_.get_run(it->run_id);
       if (!run) {  // deleted while queued
         it = queue_.erase(it);
-        if (it == queue_.end()) break;
-        --it;
         continue;
       }
-      if (!busy_threads_.count(run->thread_id)) {
+      if (it->ready_at > now) {
+        if (!earliest_delayed || it->ready_at < *earliest_delayed) earliest_delayed = it->ready_at;
+      } else if (!busy_threads_.count(run->thread_id)) {
         next = it;
         thread_id = run->thread_id;
         break;
       }
+      ++it;
     }
     if (next == queue_.end()) {
       if (stopping_) return;
-      queued_.wait(lock);
+      if (earliest_delayed) queued_.wait_until(lock, *earliest_delayed);
+      else queued_.wait(lock);
       continue;
     }
-    const std::string run_id = *next;
+    const std::string run_id = next->run_id;
     queue_.erase(next);
     busy_threads_.insert(thread_id);
     lock.unlock();
     execute(run_id);
     lock.lock();
     busy_threads_.erase(thread_id);
+    cancels_.erase(run_id);
     finished_.notify_all();
-    if (!queue_.empty()) queued_.notify_one();  // a run waiting for this thread may go now
+    queued_.notify_all();  // a run waiting for this thread may go now
   }
 }
 
@@ -128,15 +156,53 @@ void RunManager::execute(const std::string& run_id) {
   storage_.update_run(run_id, [&](Run& r) { r.status = "running"; r.updated_at = now; });
   storage_.update_thread(run->thread_id, [&](Thread& t) { t.status = "busy"; t.updated_at = now; });
 
-  const json& config = run->kwargs["config"];
+  const json& kwargs = run->kwargs;
+  const json& config = kwargs["config"];
   const std::string graph_id = config["configurable"].value("graph_id", "");
+  auto list = [&](const char* key) {
+    const json& v = kwargs.value(key, json());
+    return v.is_array() ? v.get<std::vector<std::string>>() : std::vector<std::string>{};
+  };
   try {
     auto graph = graphs_.find(graph_id);
     if (graph == graphs_.end()) throw GraphError("GraphNotFound", "graph \"" + graph_id + "\" is not loaded");
-    const int limit = config.value("recursion_limit", 25);
-    Execution result = run_graph(*graph->second, thread->values, run->kwargs["input"], config, limit);
+    RunContext context{*graph->second, config, run->thread_id, run_id, list("interrupt_before"), list("interrupt_after"),
+                       [&](const Checkpoint& c) { storage_.put_checkpoint(c); },
+                       [&](const std::string& mode, const std::string& event, const json& data) {
+                         streams_.publish(run_id, mode, event, data);
+                       },
+                       [&] {
+                         std::lock_guard lock(mutex_);
+                         return cancels_.count(run_id) > 0;
+                       }};
+    Execution result = run_graph(context, storage_.latest_checkpoint(run->thread_id), kwargs.value("input", json()),
+                                 kwargs.value("command", json()));
     run->status = "success";
-    run->output = std::move(result.values);
+    run->output = result.values;
+    if (result.interrupted) {
+      json list = json::array();
+      for (const auto& [task, entries] : result.interrupts.items()) list.insert(list.end(), entries.begin(), entries.end());
+      if (!list.empty()) run->output["__interrupt__"] = list;
+      run->status = "interrupted";
+    }
+    const std::string done = now_iso8601();
+    storage_.update_thread(run->thread_id, [&](Thread& t) {
+      t.values = result.values;
+      t.interrupts = result.interrupts;
+      t.status = result.interrupted ? "interrupted" : "idle";
+      t.error = nullptr;
+      t.updated_at = done;
+    });
+  } catch (const RunCancelled&) {
+    std::string action;
+    {
+      std::lock_guard lock(mutex_);
+      action = cancels_[run_id];
+    }
+    run->status = "interrupted";
+    if (action == "rollback") roll_back(*run);
+    else if (auto latest = storage_.latest_checkpoint(run->thread_id))
+      storage_.update_thread(run->thread_id, [&](Thread& t) { t.values = latest->values; t.status = "idle"; });
   } catch (const GraphError& e) {
     run->status = "error";
     run->error = {{"error", e.type}, {"message", e.what()}};
@@ -148,25 +214,43 @@ void RunManager::execute(const std::string& run_id) {
   finish(*run);
 }
 
+void RunManager::roll_back(const Run& run) {
+  storage_.delete_checkpoints_of_run(run.thread_id, run.run_id);
+  auto latest = storage_.latest_checkpoint(run.thread_id);
+  storage_.update_thread(run.thread_id, [&](Thread& t) {
+    t.values = latest ? latest->values : json();
+    t.status = "idle";
+  });
+}
+
 void RunManager::finish(Run& run) {
   const std::string now = now_iso8601();
-  storage_.update_thread(run.thread_id, [&](Thread& t) {
-    if (run.status == "success") {
-      t.values = run.output;
-      t.status = "idle";
-      t.error = nullptr;
-    } else {
+  if (run.status == "error")
+    storage_.update_thread(run.thread_id, [&](Thread& t) {
       t.status = "error";
       t.error = run.error;
-    }
-    t.updated_at = now;
-  });
-  storage_.update_run(run.run_id, [&](Run& r) {
-    r.status = run.status;
-    r.output = run.output;
-    r.error = run.error;
-    r.updated_at = now;
-  });
+      t.updated_at = now;
+    });
+  else if (run.status == "interrupted" && !run.output.contains("__interrupt__"))
+    storage_.update_thread(run.thread_id, [&](Thread& t) {
+      if (t.status == "busy") t.status = "idle";
+      t.updated_at = now;
+    });
+  bool rolled_back = false;
+  {
+    std::lock_guard lock(mutex_);
+    rolled_back = cancels_.count(run.run_id) && cancels_[run.run_id] == "rollback";
+  }
+  if (rolled_back) {
+    storage_.delete_run(run.run_id);
+  } else {
+    storage_.update_run(run.run_id, [&](Run& r) {
+      r.status = run.status;
+      r.output = run.output;
+      r.error = run.error;
+      r.updated_at = now;
+    });
+  }
   {
     std::lock_guard lock(mutex_);
     if (waiters_.count(run.run_id)) completed_[run.run_id] = run;

@@ -119,6 +119,7 @@ bool MemoryStorage::update_thread(const std::string& thread_id, const std::funct
 bool MemoryStorage::delete_thread(const std::string& thread_id) {
   std::lock_guard lock(mutex_);
   if (!threads_.erase(thread_id)) return false;
+  checkpoints_.erase(thread_id);
   std::erase_if(runs_, [&](const auto& entry) { return entry.second.thread_id == thread_id; });
   return true;
 }
@@ -174,6 +175,53 @@ Page<Run> MemoryStorage::list_runs(const RunQuery& q) {
   }
   sort_by(matches, /*descending=*/true, [](const Run& r) { return r.created_at; });
   return paginate(std::move(matches), q.offset, q.limit);
+}
+
+void MemoryStorage::put_checkpoint(const Checkpoint& checkpoint) {
+  std::lock_guard lock(mutex_);
+  checkpoints_[checkpoint.thread_id][checkpoint.checkpoint_id] = checkpoint;
+}
+
+std::optional<Checkpoint> MemoryStorage::latest_checkpoint(const std::string& thread_id) {
+  std::lock_guard lock(mutex_);
+  auto it = checkpoints_.find(thread_id);
+  if (it == checkpoints_.end() || it->second.empty()) return std::nullopt;
+  return it->second.rbegin()->second;
+}
+
+std::optional<Checkpoint> MemoryStorage::get_checkpoint(const std::string& thread_id, const std::string& checkpoint_id) {
+  std::lock_guard lock(mutex_);
+  auto it = checkpoints_.find(thread_id);
+  if (it == checkpoints_.end()) return std::nullopt;
+  auto found = it->second.find(checkpoint_id);
+  if (found == it->second.end()) return std::nullopt;
+  return found->second;
+}
+
+std::vector<Checkpoint> MemoryStorage::list_checkpoints(const std::string& thread_id, int limit, const std::string& before,
+                                                        const json& metadata) {
+  std::lock_guard lock(mutex_);
+  std::vector<Checkpoint> out;
+  auto it = checkpoints_.find(thread_id);
+  if (it == checkpoints_.end()) return out;
+  for (auto c = it->second.rbegin(); c != it->second.rend() && static_cast<int>(out.size()) < limit; ++c) {
+    if (!before.empty() && c->first >= before) continue;
+    if (!json_contains(c->second.metadata, metadata)) continue;
+    out.push_back(c->second);
+  }
+  return out;
+}
+
+void MemoryStorage::delete_checkpoints_of_run(const std::string& thread_id, const std::string& run_id) {
+  std::lock_guard lock(mutex_);
+  auto it = checkpoints_.find(thread_id);
+  if (it == checkpoints_.end()) return;
+  std::erase_if(it->second, [&](const auto& entry) { return entry.second.metadata.value("run_id", "") == run_id; });
+}
+
+bool MemoryStorage::delete_run(const std::string& run_id) {
+  std::lock_guard lock(mutex_);
+  return runs_.erase(run_id) > 0;
 }
 
 namespace {

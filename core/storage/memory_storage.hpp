@@ -27,6 +27,14 @@ class MemoryStorage final : public Storage {
   bool update_run(const std::string& run_id, const std::function<void(Run&)>& change) override;
   Page<Run> list_runs(const RunQuery& query) override;
 
+  void put_checkpoint(const Checkpoint& checkpoint) override;
+  std::optional<Checkpoint> latest_checkpoint(const std::string& thread_id) override;
+  std::optional<Checkpoint> get_checkpoint(const std::string& thread_id, const std::string& checkpoint_id) override;
+  std::vector<Checkpoint> list_checkpoints(const std::string& thread_id, int limit, const std::string& before,
+                                           const json& metadata) override;
+  void delete_checkpoints_of_run(const std::string& thread_id, const std::string& run_id) override;
+  bool delete_run(const std::string& run_id) override;
+
   void put_item(const Item& item) override;
   std::optional<Item> get_item(const std::vector<std::string>& namespace_path, const std::string& key) override;
   bool delete_item(const std::vector<std::string>& namespace_path, const std::string& key) override;
@@ -39,6 +47,7 @@ class MemoryStorage final : public Storage {
   std::map<std::string, std::map<int, Assistant>> assistant_versions_;
   std::map<std::string, Thread> threads_;
   std::map<std::string, Run> runs_;
+  std::map<std::string, std::map<std::string, Checkpoint>> checkpoints_;  // thread -> id -> checkpoint
   std::map<std::pair<std::vector<std::string>, std::string>, Item> items_;
 };
 

@@ -21,6 +21,22 @@ json Run::to_json() const {
           {"multitask_strategy", multitask_strategy}, {"created_at", created_at}, {"updated_at", updated_at}};
 }
 
+json Checkpoint::to_state_json() const {
+  auto ref = [&](const std::string& id) -> json {
+    if (id.empty()) return nullptr;
+    return {{"thread_id", thread_id}, {"checkpoint_ns", ""}, {"checkpoint_id", id}, {"checkpoint_map", nullptr}};
+  };
+  return {{"values", values},
+          {"next", next},
+          {"tasks", tasks},
+          {"metadata", metadata},
+          {"created_at", created_at},
+          {"checkpoint", ref(checkpoint_id)},
+          {"parent_checkpoint", ref(parent_checkpoint_id)},
+          {"checkpoint_id", checkpoint_id},
+          {"parent_checkpoint_id", parent_checkpoint_id.empty() ? json() : json(parent_checkpoint_id)}};
+}
+
 json Item::to_json() const {
   return {{"namespace", namespace_path}, {"key", key}, {"value", value}, {"created_at", created_at}, {"updated_at", updated_at}};
 }

@@ -58,6 +58,23 @@ struct Run {
   json to_json() const;
 };
 
+// The state of a thread after one superstep (or before the first: the input, step -1).
+struct Checkpoint {
+  std::string thread_id;
+  std::string checkpoint_id;  // time-ordered: a later checkpoint sorts after an earlier one
+  std::string parent_checkpoint_id;
+  json values = json::object();
+  std::vector<std::string> next;  // nodes the next step runs
+  json tasks = json::array();     // pending tasks: {id, name, path, error, interrupts, ...}
+  json metadata = json::object(); // source, step, writes, parents, run_id...
+  json pending_writes = json::object();  // node -> update of tasks that finished in an interrupted step
+  json resumes = json::object();         // node -> resume values given to its interrupt() calls so far
+  std::string created_at;
+
+  // The ThreadState shape of /state and /history.
+  json to_state_json() const;
+};
+
 // A store item: a JSON document under (namespace, key).
 struct Item {
   std::vector<std::string> namespace_path;

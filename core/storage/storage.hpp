@@ -90,6 +90,18 @@ class Storage {
   virtual bool update_run(const std::string& run_id, const std::function<void(Run&)>& change) = 0;
   virtual Page<Run> list_runs(const RunQuery& query) = 0;
 
+  // Checkpoints of a thread, kept until the thread is deleted.
+  virtual void put_checkpoint(const Checkpoint& checkpoint) = 0;  // replaces one with the same id
+  virtual std::optional<Checkpoint> latest_checkpoint(const std::string& thread_id) = 0;
+  virtual std::optional<Checkpoint> get_checkpoint(const std::string& thread_id, const std::string& checkpoint_id) = 0;
+  // Newest first; only those older than `before` (a checkpoint id) when given, whose metadata
+  // contains `metadata`.
+  virtual std::vector<Checkpoint> list_checkpoints(const std::string& thread_id, int limit,
+                                                   const std::string& before = {}, const json& metadata = json::object()) = 0;
+  // Removes the checkpoints a run wrote (metadata.run_id), for a rollback.
+  virtual void delete_checkpoints_of_run(const std::string& thread_id, const std::string& run_id) = 0;
+  virtual bool delete_run(const std::string& run_id) = 0;
+
   // Store items
   virtual void put_item(const Item& item) = 0;  // keeps created_at of an existing item
   virtual std::optional<Item> get_item(const std::vector<std::string>& namespace_path, const std::string& key) = 0;

@@ -2,6 +2,10 @@
 
 #include <uuid/uuid.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+
 namespace lgs {
 
 namespace {
@@ -15,6 +19,34 @@ std::string unparse(const uuid_t id) {
 std::string uuid4() {
   uuid_t id;
   uuid_generate_random(id);
+  return unparse(id);
+}
+
+std::string uuid6() {
+  using namespace std::chrono;
+  static std::atomic<uint64_t> last{0};
+  // 100 ns intervals since 1582-10-15, strictly increasing across calls.
+  const uint64_t now = static_cast<uint64_t>(duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count() / 100) +
+                       0x01B21DD213814000ULL;
+  uint64_t previous = last.load();
+  uint64_t ts;
+  do {
+    ts = std::max(now, previous + 1);
+  } while (!last.compare_exchange_weak(previous, ts));
+  uuid_t random;
+  uuid_generate_random(random);
+  uuid_t id;
+  const uint64_t t = ts & 0x0FFFFFFFFFFFFFFFULL;  // 60 bits
+  id[0] = static_cast<unsigned char>(t >> 52);
+  id[1] = static_cast<unsigned char>(t >> 44);
+  id[2] = static_cast<unsigned char>(t >> 36);
+  id[3] = static_cast<unsigned char>(t >> 28);
+  id[4] = static_cast<unsigned char>(t >> 20);
+  id[5] = static_cast<unsigned char>(t >> 12);
+  id[6] = static_cast<unsigned char>(0x60 | ((t >> 8) & 0x0F));
+  id[7] = static_cast<unsigned char>(t);
+  id[8] = static_cast<unsigned char>(0x80 | (random[8] & 0x3F));
+  for (int i = 9; i < 16; ++i) id[i] = random[i];
   return unparse(id);
 }
 

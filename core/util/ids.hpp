@@ -8,6 +8,9 @@
 namespace lgs {
 
 std::string uuid4();
+// A time-ordered UUID (version 6 layout): ids made later compare greater as strings, as
+// LangGraph's checkpoint ids do.
+std::string uuid6();
 // RFC 4122 version 5 (SHA-1) of `name` in `namespace_id`.
 std::string uuid5(std::string_view namespace_id, std::string_view name);
 // The canonical lower-case form of a UUID, or nullopt when `text` is not one.

@@ -12,7 +12,7 @@
 #include <langgraph/abi.h>
 
 namespace {
-constexpr const char* kAbiHeaderSha256 = "09e56b437366d849b8daf5c35a5b7c1784818facc1ab131d29874808bd2ee1ed";
+constexpr const char* kAbiHeaderSha256 = "c3febb18c27da6e5eddd3db09221c5ee632b1403ff9374b1fb652769a44276d6";
 
 std::string sha256_hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];

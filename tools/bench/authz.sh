@@ -249,6 +249,12 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
+# Other work that started during the run shows up once the servers are idle.
+BUSY_AFTER=$(cpu_busy)
+if (( BUSY_AFTER > 15 )); then
+  BUSY_NOTE+="${BUSY_NOTE:+ }WARNING: other processes used $BUSY_AFTER% of the CPU right after measuring; these numbers may be skewed."
+fi
+
 # --- report ---------------------------------------------------------------------------------------------
 field() {  # field TARGET ROUTE KEY : median over rounds
   cat "$RESULTS/$1.$2".* | tr ' ' '\n' | awk -F= -v k="$3" '$1==k{print $2}' | sort -g |
@@ -259,8 +265,24 @@ errors() {  # total failed requests (socket errors, timeouts, non-2xx) over ever
     awk -F= '$1~/_errors$|^timeouts$|^non2xx$/{s+=$2} END{print s+0}'
 }
 ms() { awk -v us="$1" 'BEGIN{printf "%.2f ms", us/1000}'; }
-overhead() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f%%", (1 - a/b) * 100}'; }
-growth() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%+.1f%%", (a/b - 1) * 100}'; }
+# compare CELL_A CELL_B KEY KIND : A against B measured in the same round, every round; prints the
+# median and, with several rounds, the range. KIND "drop": 1 - A/B (throughput lost); "growth": A/B - 1.
+compare() {
+  local r a b values=""
+  for r in $(seq "$ROUNDS"); do
+    a=$(tr ' ' '\n' <"$RESULTS/$1.$r" | awk -F= -v k="$3" '$1==k{print $2}')
+    b=$(tr ' ' '\n' <"$RESULTS/$2.$r" | awk -F= -v k="$3" '$1==k{print $2}')
+    values+=$(awk -v a="$a" -v b="$b" -v kind="$4" 'BEGIN{printf "%.4f\n", kind == "drop" ? 1 - a/b : a/b - 1}')$'\n'
+  done
+  sort -g <<<"${values%$'\n'}" | awk -v kind="$4" '
+    {v[NR] = $1 * 100}
+    END {
+      m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+      fmt = kind == "drop" ? "%.1f%%" : "%+.1f%%"
+      printf fmt, m
+      if (NR > 1) printf " (" fmt " … " fmt ")", v[1], v[NR]
+    }'
+}
 
 route_label() {
   case $1 in
@@ -288,8 +310,8 @@ TABLE=$OUT/table.md
       cpu=$(field "$target" "$route" cpu_us)
       over="—" cpu_over="—"
       if [[ $target == authz ]]; then
-        over=$(overhead "$rps" "$(field noauth "$route" rps)")
-        cpu_over=$(growth "$cpu" "$(field noauth "$route" cpu_us)")
+        over=$(compare "authz.$route" "noauth.$route" rps drop)
+        cpu_over=$(compare "authz.$route" "noauth.$route" cpu_us growth)
       fi
       err=$(errors "$target" "$route")
       errnote=""
@@ -304,7 +326,7 @@ TABLE=$OUT/table.md
 if (( FALLBACK )); then
   EQUAL_WORK="(auth_tokens does not filter: the search matches every thread on both servers, so the plain no-auth search row is the equal-work comparison.)"
 else
-  EQUAL_WORK="Against the no-auth server given the owner filter by hand (the same rows matched and returned), authz search overhead: $(overhead "$(field authz search rps)" "$(field noauth search_owner rps)") in req/s, $(growth "$(field authz search cpu_us)" "$(field noauth search_owner cpu_us)") in server CPU/req."
+  EQUAL_WORK="Against the no-auth server given the owner filter by hand (the same rows matched and returned), authz search overhead: $(compare authz.search noauth.search_owner rps drop) in req/s, $(compare authz.search noauth.search_owner cpu_us growth) in server CPU/req."
 fi
 CPU_MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 MACHINE="$(nproc) cores ($CPU_MODEL), $(uname -sr); wrk and the server share those cores"
@@ -322,7 +344,8 @@ echo "Machine: $MACHINE"
 echo
 cat "$TABLE"
 echo
-echo "Auth overhead (req/s) = 1 - authz req/s / no-auth req/s; (CPU/req) = authz server CPU per request / no-auth's - 1; same route."
+echo "Auth overhead (req/s) = 1 - authz req/s / no-auth req/s; (CPU/req) = authz server CPU per request / no-auth's - 1;"
+echo "same route, computed within each round: median (lowest … highest)."
 echo "$EQUAL_WORK"
 
 [[ $WRITE_DOCS == 0 ]] && exit 0
@@ -348,7 +371,9 @@ SECTION=$OUT/section.md
   cat "$TABLE"
   echo
   echo "Auth overhead (req/s) = 1 − authz req/s ÷ no-auth req/s on the same route; auth overhead"
-  echo "(CPU/req) = authz server CPU time per request ÷ no-auth's − 1. Server CPU/req is the server"
+  echo "(CPU/req) = authz server CPU time per request ÷ no-auth's − 1. Both are computed within each"
+  echo "round (the two servers measured back to back) and shown as the median over the rounds, with the"
+  echo "lowest and highest in brackets; the other columns are medians. Server CPU/req is the server"
   echo "process's user + system time during the measured run divided by the requests served: it does"
   echo "not depend on how the two cores are shared with wrk, so it is the steadier of the two."
   echo

@@ -44,7 +44,8 @@ typedef struct lg_pair {
 enum {
   LG_OK = 0,     /* success; results were written to the sink */
   LG_DENIED = 1, /* the plugin raised an HTTP error (set_http_error was called) */
-  LG_FAILED = 2  /* anything else went wrong (set_failure was called); the server fails closed */
+  LG_FAILED = 2, /* anything else went wrong (set_failure was called); the server fails closed */
+  LG_INTERRUPTED = 3 /* run_node only: the node called interrupt(); "interrupt" holds its value */
 };
 
 /* Where a plugin writes its results. OWNERSHIP: host; valid only during the call. */
@@ -60,6 +61,8 @@ typedef struct lg_sink {
   void (*add_header)(void* host, lg_str name, lg_str value);
   /* Why the call failed; goes to the server log only, never to the client. */
   void (*set_failure)(void* host, lg_str message);
+  /* run_node only (NULL elsewhere): sends a "custom" stream event while the node runs. */
+  void (*emit_custom)(void* host, lg_str json);
 } lg_sink;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -116,6 +119,7 @@ typedef struct lg_node_call {
   lg_str node;        /* node name */
   lg_str state_json;  /* the full current state */
   lg_str config_json; /* the run's config: {"configurable": {...}, ...} */
+  lg_str resume_json; /* a JSON list: values resuming the node's interrupt() calls, in order; may be empty */
 } lg_node_call;
 
 typedef struct lg_route_call {
@@ -134,7 +138,10 @@ typedef struct lg_graph_plugin {
   /* Writes "graph": {"channels": {name: reducer}, "nodes": [names],
      "edges": [[from, to]], "branches": [{"id", "source", "destinations"}]}. */
   int32_t (*describe)(void* instance, lg_sink* out);
-  /* Runs one node; writes "update": an object of channel -> value (may be empty). */
+  /* Runs one node; writes "update": an object of channel -> value (may be empty); or, when the
+     node called interrupt() with no resume value left, writes "interrupt" and returns
+     LG_INTERRUPTED. The graph's "interrupt_before"/"interrupt_after" lists, when present in
+     "graph", pause runs before/after those nodes. */
   int32_t (*run_node)(void* instance, const lg_node_call* call, lg_sink* out);
   /* Evaluates a conditional edge; writes "next": a node name or a list of them. */
   int32_t (*route)(void* instance, const lg_route_call* call, lg_sink* out);

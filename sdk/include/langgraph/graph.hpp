@@ -21,6 +21,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -124,6 +125,42 @@ inline json last_message(const State& state, const std::string& type, const std:
   return nullptr;
 }
 
+namespace detail {
+// What a node call can reach while it runs: its resume values and the host's sink.
+struct NodeScope {
+  const json* resume = nullptr;  // a list, or null
+  size_t used = 0;
+  lg_sink* sink = nullptr;
+  std::optional<json> interrupted;
+};
+inline thread_local NodeScope* current_node = nullptr;
+struct Interrupted {};  // unwinds the node after interrupt(); not an std::exception on purpose
+}  // namespace detail
+
+// Pauses the run for a human: the first time, the run stops with `value` as the interrupt
+// (thread status "interrupted"); when the client resumes with Command{resume: x}, the node
+// runs again from its start and this call returns x. Call it only from node code.
+inline json interrupt(json value) {
+  detail::NodeScope* scope = detail::current_node;
+  if (!scope) throw std::logic_error("interrupt() called outside a node");
+  if (scope->resume && scope->resume->is_array() && scope->used < scope->resume->size())
+    return (*scope->resume)[scope->used++];
+  scope->interrupted = std::move(value);
+  throw detail::Interrupted{};
+}
+
+// Sends a "custom" stream event (stream_mode "custom") from node code.
+class StreamWriter {
+ public:
+  void operator()(const json& payload) const {
+    detail::NodeScope* scope = detail::current_node;
+    if (!scope || !scope->sink || scope->sink->struct_size < sizeof(lg_sink) || !scope->sink->emit_custom) return;
+    const std::string text = payload.dump();
+    scope->sink->emit_custom(scope->sink->host, detail::to_lg(text));
+  }
+};
+inline StreamWriter get_stream_writer() { return {}; }
+
 using NodeFunction = std::function<Update(const State&, const RunConfig&)>;
 // Returns the next node's name (or END); return a json list to fan out to several nodes.
 using RouterFunction = std::function<json(const State&, const RunConfig&)>;
@@ -153,6 +190,17 @@ class StateGraph {
     return *this;
   }
 
+  // Pauses every run before / after these nodes run (LangGraph's compile-time
+  // interrupt_before / interrupt_after); a run can also ask for it in its own payload.
+  StateGraph& interrupt_before(std::vector<std::string> nodes) {
+    interrupt_before_ = std::move(nodes);
+    return *this;
+  }
+  StateGraph& interrupt_after(std::vector<std::string> nodes) {
+    interrupt_after_ = std::move(nodes);
+    return *this;
+  }
+
   // The structure the server's runtime executes. Throws std::invalid_argument on a dangling edge.
   json describe() const {
     auto known = [&](const std::string& n, bool as_source) {
@@ -171,7 +219,8 @@ class StateGraph {
       if (!known(b.source, true)) throw std::invalid_argument("conditional edge from unknown node: " + b.source);
       branches.push_back({{"id", b.id}, {"source", b.source}, {"destinations", b.destinations}});
     }
-    return {{"channels", channels}, {"nodes", order_}, {"edges", edges}, {"branches", branches}};
+    return {{"channels", channels}, {"nodes", order_}, {"edges", edges}, {"branches", branches},
+            {"interrupt_before", interrupt_before_}, {"interrupt_after", interrupt_after_}};
   }
 
   Update run_node(const std::string& name, const State& state, const RunConfig& config) const {
@@ -198,6 +247,7 @@ class StateGraph {
   std::vector<std::string> order_;
   std::vector<std::pair<std::string, std::string>> edges_;
   std::vector<Branch> branches_;
+  std::vector<std::string> interrupt_before_, interrupt_after_;
 };
 
 namespace detail {
@@ -218,12 +268,29 @@ const lg_graph_plugin* graph_descriptor(const char* name) noexcept {
       return guarded(out, [&] { set_json(out, "graph", static_cast<const StateGraph*>(self)->describe()); });
     };
     p.run_node = [](void* self, const lg_node_call* call, lg_sink* out) noexcept {
-      return guarded(out, [&] {
+      NodeScope scope;
+      scope.sink = out;
+      const int32_t rc = guarded(out, [&] {
+        json resume;
+        if (call->struct_size >= sizeof(lg_node_call) && call->resume_json.len) {
+          resume = parse(call->resume_json);
+          scope.resume = &resume;
+        }
+        struct Enter {  // the scope is this thread's while the node runs
+          NodeScope* previous;
+          explicit Enter(NodeScope* s) : previous(current_node) { current_node = s; }
+          ~Enter() { current_node = previous; }
+        } enter(&scope);
         const auto* graph = static_cast<const StateGraph*>(self);
-        const Update update = graph->run_node(std::string(view(call->node)), parse(call->state_json),
-                                              RunConfig(parse(call->config_json)));
-        set_json(out, "update", update);
+        try {
+          const Update update = graph->run_node(std::string(view(call->node)), parse(call->state_json),
+                                                RunConfig(parse(call->config_json)));
+          set_json(out, "update", update);
+        } catch (const Interrupted&) {
+          set_json(out, "interrupt", *scope.interrupted);
+        }
       });
+      return rc == LG_OK && scope.interrupted ? static_cast<int32_t>(LG_INTERRUPTED) : rc;
     };
     p.route = [](void* self, const lg_route_call* call, lg_sink* out) noexcept {
       return guarded(out, [&] {
