@@ -75,3 +75,117 @@ TEST_SUITE("runtime.executor") {
     CHECK_THROWS_AS(load_graph(FIXTURE_DIR, "auth_throws"), StartupError);  // no "graph" symbol
   }
 }
+
+namespace {
+struct Recorder {
+  std::vector<Checkpoint> saved;
+  std::vector<std::pair<std::string, json>> events;  // (event name, data)
+  bool cancel = false;
+  RunContext context(const GraphPlugin& graph, json configurable = json::object()) {
+    return RunContext{graph,
+                      {{"configurable", std::move(configurable)}},
+                      "thread-1",
+                      "run-1",
+                      {},
+                      {},
+                      [this](const Checkpoint& c) {
+                        for (auto& s : saved)
+                          if (s.checkpoint_id == c.checkpoint_id) return void(s = c);
+                        saved.push_back(c);
+                      },
+                      [this](const std::string&, const std::string& event, const json& data) { events.emplace_back(event, data); },
+                      [this] { return cancel; }};
+  }
+  std::optional<Checkpoint> latest() const { return saved.empty() ? std::nullopt : std::optional(saved.back()); }
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, data] : events) out.push_back(name);
+    return out;
+  }
+};
+}  // namespace
+
+TEST_SUITE("runtime.checkpoints") {
+  TEST_CASE("a one-node graph writes the input checkpoint and one per step, as LangGraph does") {
+    auto agent = load_graph(PLUGIN_DIR, "agent");
+    Recorder r;
+    auto ctx = r.context(*agent, {{"langgraph_auth_user", {{"identity", "u"}}}});
+    run_graph(ctx, std::nullopt, {{"messages", "hi"}});
+    REQUIRE(r.saved.size() == 3);
+    CHECK(r.saved[0].metadata["source"] == "input");
+    CHECK(r.saved[0].metadata["step"] == -1);
+    CHECK(r.saved[0].next == std::vector<std::string>{"__start__"});
+    CHECK(r.saved[1].metadata["source"] == "loop");
+    CHECK(r.saved[1].metadata["step"] == 0);
+    CHECK(r.saved[1].next == std::vector<std::string>{"call_model"});
+    CHECK(r.saved[2].metadata["step"] == 1);
+    CHECK(r.saved[2].next.empty());
+    CHECK(r.saved[2].values["messages"].size() == 2);
+    CHECK(r.saved[2].parent_checkpoint_id == r.saved[1].checkpoint_id);
+    CHECK(r.saved[1].checkpoint_id < r.saved[2].checkpoint_id);  // time-ordered ids
+    // The update event and the stored state show the same message id.
+    const auto& update = std::find_if(r.events.begin(), r.events.end(), [](auto& e) { return e.first == "updates"; })->second;
+    CHECK(update["call_model"]["messages"][0]["id"] == r.saved[2].values["messages"][1]["id"]);
+
+    run_graph(ctx, r.latest(), {{"messages", "again"}});
+    CHECK(r.saved.size() == 6);
+    CHECK(r.saved[3].metadata["step"] == 2);
+    CHECK(r.saved.back().values["messages"].size() == 4);
+  }
+
+  TEST_CASE("interrupt() pauses the run; a resume command re-runs the node with the value") {
+    auto graph = load_graph(FIXTURE_DIR, "graph_interrupt");
+    Recorder r;
+    auto ctx = r.context(*graph);
+    auto first = run_graph(ctx, std::nullopt, json::object());
+    CHECK(first.interrupted);
+    REQUIRE(first.interrupts.size() == 1);
+    const json entry = first.interrupts.begin().value()[0];
+    CHECK(entry["value"] == json{{"question", "proceed?"}});
+    CHECK(r.latest()->next == std::vector<std::string>{"ask"});
+    CHECK(r.latest()->tasks[0]["interrupts"][0]["value"] == json{{"question", "proceed?"}});
+    CHECK(first.values["log"] == json::array({"announced"}));
+    const auto names = r.names();
+    CHECK(std::find(names.begin(), names.end(), "custom") != names.end());
+
+    auto resumed = run_graph(ctx, r.latest(), nullptr, {{"resume", "yes"}});
+    CHECK_FALSE(resumed.interrupted);
+    CHECK(resumed.values["answer"] == "yes");
+    CHECK(resumed.values["log"] == json::array({"announced", "asked"}));
+  }
+
+  TEST_CASE("interrupt_before pauses before the node; continuing runs it") {
+    auto counter = load_graph(FIXTURE_DIR, "graph_counter");
+    Recorder r;
+    auto ctx = r.context(*counter, {{"target", 2}});
+    ctx.interrupt_before = {"increment"};
+    auto paused = run_graph(ctx, std::nullopt, json::object());
+    CHECK(paused.interrupted);
+    CHECK(paused.steps == 0);
+    CHECK(r.latest()->next == std::vector<std::string>{"increment"});
+    auto done = run_graph(ctx, r.latest(), nullptr);
+    CHECK(done.values["count"] == 1);  // paused again before the second increment
+    CHECK(done.interrupted);
+  }
+
+  TEST_CASE("update_state writes as a node and points at the node's successors") {
+    auto counter = load_graph(FIXTURE_DIR, "graph_counter");
+    Recorder r;
+    auto ctx = r.context(*counter, {{"target", 1}});
+    run_graph(ctx, std::nullopt, json::object());
+    Checkpoint c = update_state(*counter, r.latest(), {{"count", 0}}, "increment", "thread-1", ctx.config);
+    CHECK(c.metadata["source"] == "update");
+    CHECK(c.values["count"] == 0);
+    CHECK(c.next == std::vector<std::string>{"increment"});  // the router sees count 0 < target 1
+    CHECK(c.parent_checkpoint_id == r.latest()->checkpoint_id);
+    CHECK_THROWS_AS(update_state(*counter, r.latest(), {{"nope", 1}}, "increment", "t", ctx.config), GraphError);
+  }
+
+  TEST_CASE("a cancelled run stops between steps") {
+    auto counter = load_graph(FIXTURE_DIR, "graph_counter");
+    Recorder r;
+    r.cancel = true;
+    auto ctx = r.context(*counter, {{"target", 3}});
+    CHECK_THROWS_AS(run_graph(ctx, std::nullopt, json::object()), RunCancelled);
+  }
+}
