@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/api.hpp"
+#include "api/openapi.hpp"
 #include "auth/authenticator.hpp"
 #include "config/config.hpp"
 #include "config/options.hpp"
@@ -96,12 +97,18 @@ int main(int argc, char** argv) {
   lgs::add_state_routes(router, services);
   lgs::add_store_routes(router, services);
   lgs::add_stream_routes(router, services);
+  // Last: /openapi.json documents the routes added above.
+  lgs::add_openapi_routes(router, {LANGGRAPH_SERVER_VERSION, plugins.auth != nullptr,
+                                   config.auth ? config.auth->openapi : lgs::json::object()});
 
   lgs::StudioAccess studio;
   studio.disabled = config.auth && config.auth->disable_studio_auth;
   studio.dev = options.dev;
   if (const char* key = std::getenv("LANGGRAPH_STUDIO_KEY")) studio.key = key;
-  lgs::Authenticator authenticator(plugins.auth, studio);
+  lgs::Authenticator authenticator(plugins.auth, studio,
+                                   config.auth && config.auth->cache_settings
+                                       ? std::make_unique<lgs::AuthCache>(*config.auth->cache_settings)
+                                       : nullptr);
   lgs::ServerOptions server_options;
   server_options.host = options.host;
   server_options.port = options.port;

@@ -14,6 +14,8 @@ packages=(
   doctest-dev                        # unit tests
   nodejs npm                         # end-to-end tests with the official JS SDK
   iproute2                           # `ss`, used by a test to read the listen backlog
+  openssl                            # CLI: the auth_jwt end-to-end test makes its own test CA
+  chromium                           # headless browser for the /docs page test
 )
 if [[ "${1:-}" == "--build-only" ]]; then
   packages=(build-essential cmake pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost-dev

@@ -61,11 +61,24 @@ AuthDecision Authenticator::authenticate(const httplib::Request& request, const 
     return d;
   }
   const Pairs headers = request_headers(request);
+  std::optional<std::string> cache_key;
+  if (cache_) {
+    cache_key = cache_->key_for(headers);
+    if (cache_key) {
+      if (auto user = cache_->get(*cache_key)) {
+        AuthDecision d;
+        d.kind = AuthDecision::Kind::allowed;
+        d.user = std::move(*user);
+        return d;
+      }
+    }
+  }
   const Pairs query(request.params.begin(), request.params.end());
   AuthDecision decision = plugin_->authenticate(
       AuthRequest{request.method, request.path, request.remote_addr, headers, query, path_params});
   if (decision.kind == AuthDecision::Kind::failed)
     log::error("auth plugin {} failed on {} {}: {}", plugin_->name(), request.method, request.path, decision.reason);
+  if (cache_key && decision.kind == AuthDecision::Kind::allowed) cache_->put(*cache_key, decision.user);
   return decision;
 }
 

@@ -6,6 +6,7 @@
 
 #include <httplib.h>
 
+#include "auth/auth_cache.hpp"
 #include "plugin/auth_plugin.hpp"
 
 namespace lgs {
@@ -22,11 +23,14 @@ struct StudioAccess {
 class Authenticator {
  public:
   // `plugin` may be null: the server then runs without authentication, as LangGraph does.
-  explicit Authenticator(std::shared_ptr<const AuthPlugin> plugin, StudioAccess studio = {})
-      : plugin_(std::move(plugin)), studio_(std::move(studio)) {}
+  // `cache` (auth.cache) may be null: every request then asks the plugin.
+  explicit Authenticator(std::shared_ptr<const AuthPlugin> plugin, StudioAccess studio = {},
+                         std::unique_ptr<AuthCache> cache = nullptr)
+      : plugin_(std::move(plugin)), studio_(std::move(studio)), cache_(std::move(cache)) {}
 
   bool enabled() const { return plugin_ != nullptr; }
-  // Allowed with no user when disabled; otherwise the plugin's decision.
+  // Allowed with no user when disabled; otherwise the Studio user, a cached success, or the
+  // plugin's decision, in that order.
   AuthDecision authenticate(const httplib::Request& request, const Pairs& path_params) const;
 
  private:
@@ -34,6 +38,7 @@ class Authenticator {
 
   std::shared_ptr<const AuthPlugin> plugin_;
   StudioAccess studio_;
+  std::unique_ptr<AuthCache> cache_;  // thread-safe itself
 };
 
 // The fixed user Studio requests run as: identity "langgraph-studio-user", kind "StudioUser".

@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -71,6 +73,106 @@ CorsConfig parse_cors(const json& cors, const fs::path& file) {
   return out;
 }
 
+// auth.cache: {cache_keys: [header names], ttl_seconds: number > 0 (60), max_size: integer > 0 (1000)}.
+AuthCacheSettings parse_auth_cache(const json& cache, const fs::path& file) {
+  if (!cache.is_object()) throw StartupError(fmt::format("{}: \"auth.cache\" must be an object", file.string()));
+  AuthCacheSettings out;
+  if (!cache.contains("cache_keys"))
+    throw StartupError(fmt::format("{}: \"auth.cache.cache_keys\" is required: the request headers whose values "
+                                   "identify a caller, e.g. [\"authorization\"]",
+                                   file.string()));
+  for (const auto& [key, value] : cache.items()) {
+    if (key == "cache_keys") {
+      bool ok = value.is_array() && !value.empty();
+      for (const auto& name : value) ok = ok && name.is_string() && !name.get<std::string>().empty();
+      if (!ok)
+        throw StartupError(fmt::format("{}: \"auth.cache.cache_keys\" must be a non-empty list of header names",
+                                       file.string()));
+      for (const auto& name : value) {
+        std::string lower = name.get<std::string>();
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (std::find(out.cache_keys.begin(), out.cache_keys.end(), lower) == out.cache_keys.end())
+          out.cache_keys.push_back(std::move(lower));
+      }
+    } else if (key == "ttl_seconds") {
+      if (!value.is_number() || !(value.get<double>() > 0) || value.get<double>() > 1e9)
+        throw StartupError(fmt::format("{}: \"auth.cache.ttl_seconds\" must be a positive number of seconds",
+                                       file.string()));
+      out.ttl_seconds = value.get<double>();
+    } else if (key == "max_size") {
+      if (!value.is_number_integer() || value.get<long long>() < 1)
+        throw StartupError(fmt::format("{}: \"auth.cache.max_size\" must be a positive integer", file.string()));
+      out.max_size = static_cast<size_t>(value.get<long long>());
+    } else {
+      throw StartupError(fmt::format("{}: \"auth.cache.{}\" is not a cache setting this server knows "
+                                     "(cache_keys, ttl_seconds, max_size)",
+                                     file.string(), key));
+    }
+  }
+  return out;
+}
+
+// One OpenAPI security requirement list: [{scheme name: [scopes]}, ...].
+bool is_security_requirements(const json& value) {
+  if (!value.is_array()) return false;
+  for (const auto& requirement : value) {
+    if (!requirement.is_object()) return false;
+    for (const auto& [name, scopes] : requirement.items()) {
+      if (!scopes.is_array()) return false;
+      for (const auto& scope : scopes)
+        if (!scope.is_string()) return false;
+    }
+  }
+  return true;
+}
+
+// auth.openapi: {securitySchemes | security_schemes: {name: {type, ...}}, security: [...],
+// paths: {"/path": {METHOD: [...]}}}. Only /openapi.json reads it.
+void validate_auth_openapi(const json& openapi, const fs::path& file) {
+  const std::string f = file.string();
+  if (!openapi.is_object()) throw StartupError(fmt::format("{}: \"auth.openapi\" must be an object", f));
+  if (openapi.contains("securitySchemes") && openapi.contains("security_schemes"))
+    throw StartupError(
+        fmt::format("{}: \"auth.openapi\" has both \"securitySchemes\" and \"security_schemes\"; keep one", f));
+  static const std::set<std::string> kMethods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"};
+  for (const auto& [key, value] : openapi.items()) {
+    if (key == "securitySchemes" || key == "security_schemes") {
+      if (!value.is_object())
+        throw StartupError(fmt::format("{}: \"auth.openapi.{}\" must be an object: scheme name -> scheme", f, key));
+      for (const auto& [name, scheme] : value.items())
+        if (!scheme.is_object() || !scheme.contains("type") || !scheme["type"].is_string())
+          throw StartupError(fmt::format(
+              "{}: \"auth.openapi.{}.{}\" must be an object with a string \"type\" (an OpenAPI security scheme)", f,
+              key, name));
+    } else if (key == "security") {
+      if (!is_security_requirements(value))
+        throw StartupError(fmt::format(
+            "{}: \"auth.openapi.security\" must be a list of objects {{scheme name: [scopes]}}", f));
+    } else if (key == "paths") {
+      if (!value.is_object())
+        throw StartupError(fmt::format("{}: \"auth.openapi.paths\" must be an object: path -> {{METHOD: security}}", f));
+      for (const auto& [path, methods] : value.items()) {
+        if (!methods.is_object())
+          throw StartupError(fmt::format("{}: \"auth.openapi.paths.{}\" must be an object: METHOD -> security", f, path));
+        for (const auto& [method, security] : methods.items()) {
+          std::string lower = method;
+          std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+          if (!kMethods.count(lower))
+            throw StartupError(fmt::format("{}: \"auth.openapi.paths.{}.{}\": not an HTTP method", f, path, method));
+          if (!is_security_requirements(security))
+            throw StartupError(fmt::format(
+                "{}: \"auth.openapi.paths.{}.{}\" must be a list of objects {{scheme name: [scopes]}}", f, path,
+                method));
+        }
+      }
+    } else {
+      throw StartupError(fmt::format("{}: \"auth.openapi.{}\" is not an OpenAPI setting this server knows "
+                                     "(securitySchemes, security, paths)",
+                                     f, key));
+    }
+  }
+}
+
 AuthConfig parse_auth(const json& auth, const fs::path& file) {
   if (!auth.is_object()) throw StartupError(fmt::format("{}: \"auth\" must be an object", file.string()));
   if (!auth.contains("path") || !auth["path"].is_string())
@@ -83,10 +185,10 @@ AuthConfig parse_auth(const json& auth, const fs::path& file) {
         throw StartupError(fmt::format("{}: \"auth.disable_studio_auth\" must be true or false", file.string()));
       out.disable_studio_auth = value.get<bool>();
     } else if (key == "openapi") {
-      if (!value.is_object()) throw StartupError(fmt::format("{}: \"auth.openapi\" must be an object", file.string()));
+      validate_auth_openapi(value, file);
       out.openapi = value;
     } else if (key == "cache") {
-      if (!value.is_object()) throw StartupError(fmt::format("{}: \"auth.cache\" must be an object", file.string()));
+      out.cache_settings = parse_auth_cache(value, file);
       out.cache = value;
     } else if (!kAuthServerKeys.count(key)) {
       out.plugin_config[key] = value;

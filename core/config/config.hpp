@@ -23,11 +23,19 @@ struct PluginRef {
   std::string describe() const { return library.string() + ":" + symbol; }
 };
 
+// auth.cache: authenticate results kept per value of the listed request headers.
+struct AuthCacheSettings {
+  std::vector<std::string> cache_keys;  // header names, lower-cased
+  double ttl_seconds = 60;              // counted from insertion
+  size_t max_size = 1000;               // entries; the least recently used goes first
+};
+
 struct AuthConfig {
   PluginRef plugin;
   bool disable_studio_auth = false;
-  json openapi = json::object();
+  json openapi = json::object();       // auth.openapi as written (validated): only /openapi.json reads it
   json cache;                          // null when absent
+  std::optional<AuthCacheSettings> cache_settings;  // auth.cache, parsed
   json plugin_config = json::object(); // every other key, handed to the plugin
 };
 

@@ -181,6 +181,9 @@ void HttpServer::dispatch(const httplib::Request& req, httplib::Response& res, c
   // The body: read when the request may proceed, otherwise discarded as it arrives. Bounded
   // either way, chunked uploads included (cpp-httplib bounds only Content-Length bodies).
   std::string body = reader ? std::string() : req.body;
+  // A POST without Content-Length or Transfer-Encoding has no body (reading one would wait
+  // for the client to close the connection).
+  if (reader && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) reader = nullptr;
   if (reader) {
     bool too_large = false;
     const bool complete = (*reader)([&](const char* data, size_t length) {

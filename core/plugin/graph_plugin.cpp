@@ -11,7 +11,14 @@ namespace {
 json result_of(int32_t rc, const HostSink& sink, const std::string& key, const std::string& what) {
   if (rc == LG_DENIED && sink.http_error())
     throw GraphError("HTTPException", std::to_string(sink.http_error()->status) + ": " + sink.http_error()->detail);
-  if (rc != LG_OK) throw GraphError("NodeError", sink.failure().empty() ? what + " failed" : sink.failure());
+  if (rc != LG_OK) {
+    std::string type = "NodeError";
+    if (const std::string* named = sink.json("error_type")) {
+      const json parsed = json::parse(*named, nullptr, false);
+      if (parsed.is_string()) type = parsed.get<std::string>();
+    }
+    throw GraphError(type, sink.failure().empty() ? what + " failed" : sink.failure());
+  }
   const std::string* text = sink.json(key);
   if (!text) throw GraphError("InvalidUpdateError", what + " returned nothing");
   json value = json::parse(*text, nullptr, false);

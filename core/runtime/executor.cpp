@@ -136,10 +136,19 @@ class Loop {
         json resumes = cp_.resumes.value(node, json::array());
         if (!resume.is_null()) resumes.push_back(resume_for(resume, node));
         emit_task_start(task_id, node);
-        auto outcome = run_.graph.run_node(node, values_, node_config(node, task_id), resumes,
-                                           [&](std::string_view text) {
-                                             emit("custom", "custom", json::parse(text, nullptr, false));
-                                           });
+        GraphPlugin::NodeResult outcome;
+        try {
+          outcome = run_.graph.run_node(node, values_, node_config(node, task_id), resumes,
+                                        [&](std::string_view text) {
+                                          emit("custom", "custom", json::parse(text, nullptr, false));
+                                        });
+        } catch (const GraphError& e) {
+          // The failed task keeps its error in the state, as LangGraph shows it.
+          for (auto& task : cp_.tasks)
+            if (task.value("name", "") == node) task["error"] = e.type + "('" + e.what() + "')";
+          save(cp_);
+          throw;
+        }
         if (outcome.interrupted) {
           const json entry = {{"value", outcome.interrupt}, {"id", uuid4()}};
           interrupts[task_id] = json::array({entry});
@@ -154,6 +163,8 @@ class Loop {
         emit_task_end(task_id, node, outcome.update, json::array());
         writes[node] = outcome.update;
       }
+      // A cancel that arrived while the nodes ran discards their writes.
+      if (run_.cancelled && run_.cancelled()) throw RunCancelled{};
       if (!interrupts.empty()) {
         // Record what finished, and which tasks wait for a resume, on the current checkpoint.
         cp_.pending_writes = writes;
@@ -167,7 +178,10 @@ class Loop {
         result.interrupts = interrupts;
         return finish(result);
       }
-      for (const auto& node : tasks) apply_update(spec_, values_, writes[node], node);
+      // Writes of one step apply in node-name order, as LangGraph's apply_writes sorts tasks.
+      std::vector<std::string> ordered = tasks;
+      std::sort(ordered.begin(), ordered.end());
+      for (const auto& node : ordered) apply_update(spec_, values_, writes[node], node);
       std::vector<std::string> next;
       for (const auto& node : tasks) add_unique(next, successors(node));
       ++step_;

@@ -10,7 +10,7 @@ static StateGraph make() {
   g.node("call_model", [](const State& state, const RunConfig& config) -> Update {
     const AuthUser user = config.auth_user();
     const std::string who = user.exists() ? user.identity() : "anonymous";
-    const json question = last_message(state, "human");
+    const json& question = last_message(state, "human");
     std::string reply = "Hello " + who + "!";
     if (!question.is_null()) reply += " You said: " + message_text(question);
     return {{"messages", {ai_message(reply)}}};

@@ -25,7 +25,7 @@ TEST_SUITE("config") {
     TempDir dir;
     auto file = dir.write("langgraph.json", R"({
       "graphs": {"agent": "./plugins/agent.so:graph", "b": "/abs/b.so:g"},
-      "auth": {"path": "./auth.so:auth", "disable_studio_auth": true, "issuer": "https://idp", "cache": {"ttl_seconds": 5}},
+      "auth": {"path": "./auth.so:auth", "disable_studio_auth": true, "issuer": "https://idp", "cache": {"cache_keys": ["Authorization"], "ttl_seconds": 5}},
       "http": {"cors": {"allow_origins": ["https://app.example"], "allow_credentials": true}}
     })");
     Config c = load_config(file);
@@ -36,7 +36,10 @@ TEST_SUITE("config") {
     CHECK(c.auth->disable_studio_auth);
     CHECK(c.auth->plugin.library == dir.path / "auth.so");
     CHECK(c.auth->plugin_config == json{{"issuer", "https://idp"}});
-    CHECK(c.auth->cache == json{{"ttl_seconds", 5}});
+    REQUIRE(c.auth->cache_settings);
+    CHECK(c.auth->cache_settings->cache_keys == std::vector<std::string>{"authorization"});
+    CHECK(c.auth->cache_settings->ttl_seconds == 5);
+    CHECK(c.auth->cache_settings->max_size == 1000);
     CHECK(c.cors.allow_origins == std::vector<std::string>{"https://app.example"});
     CHECK(c.cors.allow_credentials);
     CHECK(c.warnings.empty());

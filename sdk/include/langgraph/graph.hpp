@@ -116,13 +116,15 @@ inline std::string message_text(const json& message) {
   return text;
 }
 
-// The newest message of `type` ("human", "ai", ...) in a messages channel, or null.
-inline json last_message(const State& state, const std::string& type, const std::string& channel = "messages") {
-  if (!state.contains(channel) || !state[channel].is_array()) return nullptr;
-  const json& messages = state[channel];
-  for (auto it = messages.rbegin(); it != messages.rend(); ++it)
+// The newest message of `type` ("human", "ai", ...) in a messages channel, or null. A
+// reference into `state`: valid while the state is.
+inline const json& last_message(const State& state, const std::string& type, const std::string& channel = "messages") {
+  static const json none;
+  auto found = state.find(channel);
+  if (found == state.end() || !found->is_array()) return none;
+  for (auto it = found->rbegin(); it != found->rend(); ++it)
     if (it->is_object() && it->value("type", "") == type) return *it;
-  return nullptr;
+  return none;
 }
 
 namespace detail {

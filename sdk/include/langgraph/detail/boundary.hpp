@@ -5,6 +5,9 @@
 #include <langgraph/abi.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cxxabi.h>
+#include <typeinfo>
 #include <exception>
 #include <map>
 #include <string>
@@ -69,6 +72,13 @@ int32_t guarded(lg_sink* sink, Body&& body) noexcept {
       return LG_FAILED;
     }
   } catch (const std::exception& e) {
+    try {  // the exception's type names the error, as LangGraph reports a Python class name
+      int status = 0;
+      char* name = abi::__cxa_demangle(typeid(e).name(), nullptr, nullptr, &status);
+      set_json(sink, "error_type", status == 0 && name ? name : typeid(e).name());
+      std::free(name);
+    } catch (...) {
+    }
     sink->set_failure(sink->host, to_lg(e.what()));
   } catch (...) {
     sink->set_failure(sink->host, to_lg("unknown exception"));
