@@ -65,7 +65,8 @@ GraphPlugin::~GraphPlugin() {
 
 GraphPlugin::NodeResult GraphPlugin::run_node(const std::string& node, const json& state, const json& config,
                                               const json& resume,
-                                              const std::function<void(std::string_view)>& on_custom) const {
+                                              const std::function<void(std::string_view)>& on_custom,
+                                              const HostSink::StoreHandler& on_store) const {
   const std::string state_text = state.dump();
   const std::string config_text = config.dump();
   const std::string resume_text = resume.is_array() ? resume.dump() : std::string();
@@ -77,6 +78,7 @@ GraphPlugin::NodeResult GraphPlugin::run_node(const std::string& node, const jso
   call.resume_json = HostSink::str(resume_text);
   HostSink sink;
   if (on_custom) sink.on_custom(on_custom);
+  if (on_store) sink.on_store(on_store);
   const int32_t rc = descriptor_->run_node(instance_, &call, sink.get());
   NodeResult result;
   if (rc == LG_INTERRUPTED) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "plugin/host_sink.hpp"
 #include "plugin/plugin_library.hpp"
 #include "runtime/graph_spec.hpp"
 
@@ -40,7 +41,8 @@ class GraphPlugin {
   // Runs a node with the resume values of its interrupt() calls (a list, or null); custom
   // stream events go to `on_custom`. Throws GraphError when the node fails.
   NodeResult run_node(const std::string& node, const json& state, const json& config, const json& resume = nullptr,
-                      const std::function<void(std::string_view)>& on_custom = {}) const;
+                      const std::function<void(std::string_view)>& on_custom = {},
+                      const HostSink::StoreHandler& on_store = {}) const;
   // Evaluates a branch; returns the destinations it chose. Throws GraphError.
   std::vector<std::string> route(const GraphSpec::Branch& branch, const json& state, const json& config) const;
 

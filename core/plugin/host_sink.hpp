@@ -34,9 +34,23 @@ class HostSink {
       auto* self = static_cast<HostSink*>(host);
       if (self->on_custom_) self->on_custom_(view(json));
     };
+    sink_.store = [](void* host, lg_str op, lg_str request, lg_sink* reply) -> int32_t {
+      auto* self = static_cast<HostSink*>(host);
+      if (!self->on_store_ || !reply) return LG_FAILED;
+      try {
+        const std::string result = self->on_store_(view(op), view(request));
+        reply->set_json(reply->host, str("result"), str(result));
+        return LG_OK;
+      } catch (...) {  // a bad request from the plugin: the node sees a failed call
+        return LG_FAILED;
+      }
+    };
   }
   // Where custom stream events of a node call go (ignored when unset).
   void on_custom(std::function<void(std::string_view)> callback) { on_custom_ = std::move(callback); }
+  // What answers a node's store calls: (op, request) -> result; unset: the call fails.
+  using StoreHandler = std::function<std::string(std::string_view op, std::string_view request)>;
+  void on_store(StoreHandler handler) { on_store_ = std::move(handler); }
   HostSink(const HostSink&) = delete;
   HostSink& operator=(const HostSink&) = delete;
 
@@ -65,6 +79,7 @@ class HostSink {
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string failure_;
   std::function<void(std::string_view)> on_custom_;
+  StoreHandler on_store_;
 };
 
 }  // namespace lgs

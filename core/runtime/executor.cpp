@@ -141,7 +141,8 @@ class Loop {
           outcome = run_.graph.run_node(node, values_, node_config(node, task_id), resumes,
                                         [&](std::string_view text) {
                                           emit("custom", "custom", json::parse(text, nullptr, false));
-                                        });
+                                        },
+                                        run_.store);
         } catch (const GraphError& e) {
           // The failed task keeps its error in the state, as LangGraph shows it.
           for (auto& task : cp_.tasks)

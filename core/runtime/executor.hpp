@@ -31,6 +31,8 @@ struct RunContext {
   std::function<void(const std::string&, const std::string&, const json&)> emit;
   // Polled between steps: true stops the run with RunCancelled. Optional.
   std::function<bool()> cancelled;
+  // Answers nodes' store calls (see Store in graph.hpp). Optional.
+  HostSink::StoreHandler store = {};
 };
 
 struct Execution {

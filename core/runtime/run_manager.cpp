@@ -6,6 +6,50 @@
 
 namespace lgs {
 
+namespace {
+
+// The store as graph nodes reach it (graph.hpp's Store): no auth handlers apply.
+std::string store_call(Storage& storage, std::string_view op, std::string_view request_text) {
+  const json request = json::parse(request_text);
+  auto path = [&](const char* key) {
+    std::vector<std::string> out;
+    for (const auto& label : request.at(key)) out.push_back(label.get<std::string>());
+    return out;
+  };
+  if (op == "get") {
+    auto item = storage.get_item(path("namespace"), request.at("key").get<std::string>());
+    return item ? item->to_json().dump() : "null";
+  }
+  if (op == "put") {
+    Item item;
+    item.namespace_path = path("namespace");
+    item.key = request.at("key").get<std::string>();
+    item.value = request.at("value");
+    if (item.namespace_path.empty() || item.key.empty() || !item.value.is_object())
+      throw std::invalid_argument("store put needs a namespace, a key and an object value");
+    item.created_at = item.updated_at = now_iso8601();
+    storage.put_item(item);
+    return "null";
+  }
+  if (op == "delete") {
+    storage.delete_item(path("namespace"), request.at("key").get<std::string>());
+    return "null";
+  }
+  if (op == "search") {
+    ItemQuery q;
+    q.namespace_prefix = path("namespace_prefix");
+    q.value_filter = request.value("filter", json::object());
+    q.limit = request.value("limit", 10);
+    q.offset = request.value("offset", 0);
+    json items = json::array();
+    for (const auto& item : storage.search_items(q)) items.push_back(item.to_json());
+    return items.dump();
+  }
+  throw std::invalid_argument("unknown store operation");
+}
+
+}  // namespace
+
 RunManager::RunManager(Storage& storage, const Graphs& graphs, StreamHub& streams, int workers)
     : storage_(storage), graphs_(graphs), streams_(streams) {
   for (int i = 0; i < std::max(workers, 1); ++i) workers_.emplace_back([this] { work(); });
@@ -174,7 +218,8 @@ void RunManager::execute(const std::string& run_id) {
                        [&] {
                          std::lock_guard lock(mutex_);
                          return cancels_.count(run_id) > 0;
-                       }};
+                       },
+                       [this](std::string_view op, std::string_view request) { return store_call(storage_, op, request); }};
     Execution result = run_graph(context, storage_.latest_checkpoint(run->thread_id), kwargs.value("input", json()),
                                  kwargs.value("command", json()));
     run->status = "success";

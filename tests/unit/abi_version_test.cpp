@@ -12,7 +12,7 @@
 #include <langgraph/abi.h>
 
 namespace {
-constexpr const char* kAbiHeaderSha256 = "c3febb18c27da6e5eddd3db09221c5ee632b1403ff9374b1fb652769a44276d6";
+constexpr const char* kAbiHeaderSha256 = "b5bc58f24d873607186ec58377d1680c0b075f572146e63ef5bddf1d60e86b90";
 
 std::string sha256_hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];

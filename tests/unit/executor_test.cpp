@@ -189,3 +189,35 @@ TEST_SUITE("runtime.checkpoints") {
     CHECK_THROWS_AS(run_graph(ctx, std::nullopt, json::object()), RunCancelled);
   }
 }
+
+#include "storage/memory_storage.hpp"
+
+TEST_SUITE("runtime.store") {
+  TEST_CASE("nodes read and write the server's store") {
+    auto graph = load_graph(FIXTURE_DIR, "graph_memory");
+    MemoryStorage storage;
+    RunContext ctx{*graph, {{"configurable", {{"user", "ann"}}}}, "t", "r", {}, {}, {}, {}, {},
+                   [&](std::string_view op, std::string_view request) {
+                     // the same handler the run manager installs, reached through the storage API
+                     const json q = json::parse(request);
+                     if (op == "get") {
+                       auto item = storage.get_item(q["namespace"].get<std::vector<std::string>>(), q["key"]);
+                       return item ? item->to_json().dump() : std::string("null");
+                     }
+                     Item item;
+                     item.namespace_path = q["namespace"].get<std::vector<std::string>>();
+                     item.key = q["key"];
+                     item.value = q["value"];
+                     storage.put_item(item);
+                     return std::string("null");
+                   }};
+    CHECK(run_graph(ctx, std::nullopt, json::object()).values["visits"] == 1);
+    CHECK(run_graph(ctx, std::nullopt, json::object()).values["visits"] == 2);
+    CHECK(storage.get_item({"visits", "ann"}, "count")->value == json{{"n", 2}});
+  }
+
+  TEST_CASE("outside a run the store is not available to a node") {
+    auto graph = load_graph(FIXTURE_DIR, "graph_memory");
+    CHECK_THROWS_AS(run_graph(*graph, nullptr, json::object(), {{"configurable", json::object()}}), GraphError);
+  }
+}

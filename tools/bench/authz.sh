@@ -182,7 +182,7 @@ for target in ceiling noauth authz; do
   port_var=PORT_${target^^}
   base=http://$HOST:${!port_var}
   for check in "GET $base/threads/${THREAD_ID[$target]}" "POST $base/threads/search"; do
-    code=$(status_of ${check% *} "${check#* }" user1-token '{"limit": 10}')
+    code=$(status_of "${check% *}" "${check#* }" user1-token '{"limit": 10}')
     [[ $code == 200 ]] || { echo "authz.sh: $target: $check answered $code, not 200" >&2; exit 1; }
   done
 done
@@ -316,6 +316,7 @@ TABLE=$OUT/table.md
       err=$(errors "$target" "$route")
       errnote=""
       (( err > 0 )) && errnote=" ($err failed)"
+      # shellcheck disable=SC2016  # the backquotes are markdown
       printf '| %s | `%s` | %.0f%s | %s | %s | %.0f µs | %s | %s |\n' "$(target_label "$target")" "$(route_label "$route")" \
         "$rps" "$errnote" "$(ms "$(field "$target" "$route" p50_us)")" "$(ms "$(field "$target" "$route" p99_us)")" \
         "$cpu" "$over" "$cpu_over"
@@ -326,10 +327,13 @@ TABLE=$OUT/table.md
 if (( FALLBACK )); then
   EQUAL_WORK="(auth_tokens does not filter: the search matches every thread on both servers, so the plain no-auth search row is the equal-work comparison.)"
 else
-  EQUAL_WORK="Against the no-auth server given the owner filter by hand (the same rows matched and returned), authz search overhead: $(compare authz.search noauth.search_owner rps drop) in req/s, $(compare authz.search noauth.search_owner cpu_us growth) in server CPU/req."
+  EQUAL_WORK="Against the no-auth server given the owner filter by hand (the same rows matched and returned), authz search overhead: $(compare authz.search noauth.search_owner rps drop) in req/s, $(compare authz.search noauth.search_owner cpu_us growth) in server CPU/req. (The unfiltered no-auth search matches twice as many threads as the authorized one, so its comparison in the table is not equal work and can come out negative.)"
 fi
 CPU_MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 MACHINE="$(nproc) cores ($CPU_MODEL), $(uname -sr); wrk and the server share those cores"
+BUILD="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -n $(git status --porcelain --untracked-files=no -- core sdk plugins CMakeLists.txt 2>/dev/null) ]] &&
+  BUILD+=" with uncommitted changes under core/, sdk/ or plugins/"
 COMMAND="tools/bench/authz.sh"
 custom=""
 for v in BENCH_THREADS BENCH_CONNECTIONS BENCH_DURATION BENCH_WARMUP BENCH_ROUNDS BENCH_SEED; do
@@ -364,6 +368,7 @@ SECTION=$OUT/section.md
   echo
   echo "- Date: $(date -u +%Y-%m-%d)"
   echo "- Machine: $MACHINE"
+  echo "- Build: $BUILD (\`tools/build.sh\`, RelWithDebInfo)"
   echo "- Reproduce: \`$COMMAND\`"
   echo "- $AUTHZ_NOTE"
   [[ -n $BUSY_NOTE ]] && echo "- $BUSY_NOTE"
@@ -395,8 +400,7 @@ SECTION=$OUT/section.md
   fi
   echo "- \`wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s\` after a ${WARMUP}s warm-up, on keep-alive connections;"
   echo "  $ROUNDS round(s) with the targets interleaved, medians reported. Servers use their defaults"
-  echo "  (512 HTTP threads, keep-alive, TCP_NODELAY), the build is \`tools/build.sh\`'s"
-  echo "  (\`RelWithDebInfo\`)."
+  echo "  (512 HTTP threads, keep-alive, TCP_NODELAY)."
   echo "- Settings: \`BENCH_THREADS\`, \`BENCH_CONNECTIONS\`, \`BENCH_DURATION\`, \`BENCH_WARMUP\` (seconds),"
   echo "  \`BENCH_ROUNDS\`, \`BENCH_SEED\`, \`BENCH_PORT\`, \`BENCH_IDLE_WAIT\`; \`BENCH_DOCS=0\` prints without"
   echo "  updating this file. The script waits for the machine to be quiet first and says so when it is not."

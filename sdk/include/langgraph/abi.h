@@ -63,6 +63,10 @@ typedef struct lg_sink {
   void (*set_failure)(void* host, lg_str message);
   /* run_node only (NULL elsewhere): sends a "custom" stream event while the node runs. */
   void (*emit_custom)(void* host, lg_str json);
+  /* run_node only (NULL elsewhere): the server's store. `op` is "get", "put", "delete" or
+     "search"; `request_json` holds namespace, key, value, or namespace_prefix, filter, limit,
+     offset. The answer is written to `reply` under "result". Returns LG_OK or LG_FAILED. */
+  int32_t (*store)(void* host, lg_str op, lg_str request_json, struct lg_sink* reply);
 } lg_sink;
 
 /* ------------------------------------------------------------------------------------------ */

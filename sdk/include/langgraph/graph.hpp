@@ -163,6 +163,47 @@ class StreamWriter {
 };
 inline StreamWriter get_stream_writer() { return {}; }
 
+// The server's store (namespaced JSON documents, shared across threads), from node code.
+// Calls from graphs are not subject to the auth plugin's store handlers.
+class Store {
+ public:
+  // The item {namespace, key, value, created_at, updated_at}, or null.
+  json get(const std::vector<std::string>& ns, const std::string& key) const {
+    return call("get", {{"namespace", ns}, {"key", key}});
+  }
+  void put(const std::vector<std::string>& ns, const std::string& key, const json& value) const {
+    call("put", {{"namespace", ns}, {"key", key}, {"value", value}});
+  }
+  void remove(const std::vector<std::string>& ns, const std::string& key) const {
+    call("delete", {{"namespace", ns}, {"key", key}});
+  }
+  // Items under a namespace prefix whose value matches `filter` (equality), newest first.
+  json search(const std::vector<std::string>& prefix, const json& filter = json::object(), int limit = 10,
+              int offset = 0) const {
+    return call("search", {{"namespace_prefix", prefix}, {"filter", filter}, {"limit", limit}, {"offset", offset}});
+  }
+
+ private:
+  static json call(const char* op, const json& request) {
+    detail::NodeScope* scope = detail::current_node;
+    if (!scope || !scope->sink || scope->sink->struct_size < sizeof(lg_sink) || !scope->sink->store)
+      throw std::logic_error("the store is only available inside a node");
+    json result;
+    lg_sink reply{};
+    reply.struct_size = sizeof(lg_sink);
+    reply.host = &result;
+    reply.set_json = [](void* host, lg_str, lg_str text) { *static_cast<json*>(host) = json::parse(detail::from_lg(text)); };
+    reply.set_http_error = [](void*, int32_t, lg_str) {};
+    reply.add_header = [](void*, lg_str, lg_str) {};
+    reply.set_failure = [](void*, lg_str) {};
+    const std::string text = request.dump();
+    if (scope->sink->store(scope->sink->host, detail::to_lg(op), detail::to_lg(text), &reply) != LG_OK)
+      throw std::runtime_error(std::string("store ") + op + " failed");
+    return result;
+  }
+};
+inline Store get_store() { return {}; }
+
 using NodeFunction = std::function<Update(const State&, const RunConfig&)>;
 // Returns the next node's name (or END); return a json list to fan out to several nodes.
 using RouterFunction = std::function<json(const State&, const RunConfig&)>;
