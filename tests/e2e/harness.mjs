@@ -146,6 +146,16 @@ export async function tempConfig(obj) {
   return { dir, config };
 }
 
+/** The root langgraph.json in a temp dir, its plugin paths made absolute (./build/ → BUILD_DIR). */
+export async function rootConfig() {
+  const config = JSON.parse(await fs.readFile(DEFAULT_CONFIG, 'utf8'));
+  const absolute = (ref) =>
+    ref.startsWith('./build/') ? path.join(BUILD_DIR, ref.slice('./build/'.length)) : path.resolve(REPO_ROOT, ref);
+  for (const id of Object.keys(config.graphs)) config.graphs[id] = absolute(config.graphs[id]);
+  config.auth.path = absolute(config.auth.path);
+  return (await tempConfig(config)).config;
+}
+
 /** A config with the shipped agent graph and the given auth plugin ("lib.so:symbol"), absolute paths. */
 export function configWithAuth(authPath, extra = {}) {
   return {

@@ -18,6 +18,7 @@ import {
   startServer,
   tempConfig,
   waitFor,
+  rootConfig,
 } from './harness.mjs';
 
 const T = { timeout: 20_000 };
@@ -25,16 +26,6 @@ const AUTH = `Bearer ${TOKENS.user1}`;
 
 let server;
 let client;
-
-/** The root langgraph.json in a temp dir, its plugin paths made absolute (./build/ → BUILD_DIR). */
-async function rootConfig() {
-  const config = JSON.parse(await fs.readFile(DEFAULT_CONFIG, 'utf8'));
-  const absolute = (ref) =>
-    ref.startsWith('./build/') ? path.join(BUILD_DIR, ref.slice('./build/'.length)) : path.resolve(REPO_ROOT, ref);
-  for (const id of Object.keys(config.graphs)) config.graphs[id] = absolute(config.graphs[id]);
-  config.auth.path = absolute(config.auth.path);
-  return (await tempConfig(config)).config;
-}
 
 before(async () => {
   server = await startServer({ config: await rootConfig() });

@@ -7,22 +7,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@langchain/langgraph-sdk';
-import { BUILD_DIR, DEFAULT_CONFIG, REPO_ROOT, TOKENS, UUID_RE, cleanupTempDirs, startServer, tempConfig } from './harness.mjs';
+import { BUILD_DIR, DEFAULT_CONFIG, REPO_ROOT, TOKENS, UUID_RE, cleanupTempDirs, startServer, tempConfig, rootConfig } from './harness.mjs';
 
 const T = { timeout: 20_000 };
 
 let server;
 let client;
-
-/** The root langgraph.json in a temp dir, its plugin paths made absolute (./build/ → BUILD_DIR). */
-async function rootConfig() {
-  const config = JSON.parse(await fs.readFile(DEFAULT_CONFIG, 'utf8'));
-  const absolute = (ref) =>
-    ref.startsWith('./build/') ? path.join(BUILD_DIR, ref.slice('./build/'.length)) : path.resolve(REPO_ROOT, ref);
-  for (const id of Object.keys(config.graphs)) config.graphs[id] = absolute(config.graphs[id]);
-  config.auth.path = absolute(config.auth.path);
-  return (await tempConfig(config)).config;
-}
 
 before(async () => {
   server = await startServer({ config: await rootConfig() });
