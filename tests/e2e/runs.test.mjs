@@ -4,21 +4,15 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { Client } from '@langchain/langgraph-sdk';
 import {
-  BUILD_DIR,
-  DEFAULT_CONFIG,
-  REPO_ROOT,
-  TOKENS,
-  UUID_RE,
   cleanupTempDirs,
   request,
-  startServer,
-  tempConfig,
-  waitFor,
   rootConfig,
+  startServer,
+  TOKENS,
+  UUID_RE,
+  waitFor,
 } from './harness.mjs';
 
 const T = { timeout: 20_000 };

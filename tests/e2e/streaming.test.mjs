@@ -5,20 +5,14 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { Client } from '@langchain/langgraph-sdk';
 import {
-  BUILD_DIR,
-  DEFAULT_CONFIG,
-  REPO_ROOT,
+  cleanupTempDirs,
+  rootConfig,
+  startServer,
   TOKENS,
   UUID_RE,
-  cleanupTempDirs,
-  startServer,
-  tempConfig,
   waitFor,
-  rootConfig,
 } from './harness.mjs';
 
 const T = { timeout: 20_000 };
