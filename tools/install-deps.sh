@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's archive, whatever this project needs to build and test and is missing.
 # Idempotent: does nothing when everything is there. Needs root (or sudo) only to install.
+# Usage: tools/install-deps.sh [--build-only | --bench]
 set -euo pipefail
 
 packages=(
@@ -17,10 +18,12 @@ packages=(
   openssl                            # CLI: the auth_jwt end-to-end test makes its own test CA
   chromium                           # headless browser for the /docs page test
 )
-if [[ "${1:-}" == "--build-only" ]]; then
-  packages=(build-essential cmake pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost-dev
+build_only=(build-essential cmake pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost-dev
             libboost-filesystem-dev libfmt-dev uuid-dev libssl-dev doctest-dev)
-fi
+case "${1:-}" in
+  --build-only) packages=("${build_only[@]}") ;;
+  --bench) packages=("${build_only[@]}" wrk curl) ;;  # what tools/bench/*.sh need
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,7 @@
 #include "auth/authenticator.hpp"
 
+#include <langgraph/auth.hpp>  // constant_time_equals, shared with plugins
+
 #include <algorithm>
 #include <cctype>
 
@@ -34,18 +36,12 @@ namespace {
 bool is_loopback(const std::string& address) {
   return address.rfind("127.", 0) == 0 || address == "::1" || address.rfind("::ffff:127.", 0) == 0;
 }
-bool constant_time_equals(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i)
-    diff |= static_cast<unsigned char>((i < a.size() ? a[i] : 0) ^ (i < b.size() ? b[i] : 0));
-  return diff == 0;
-}
 }  // namespace
 
 bool Authenticator::is_studio_request(const httplib::Request& request) const {
   if (studio_.disabled || request.get_header_value("x-auth-scheme") != "langsmith") return false;
   if (studio_.dev && is_loopback(request.remote_addr)) return true;
-  return !studio_.key.empty() && constant_time_equals(request.get_header_value("x-studio-key"), studio_.key);
+  return !studio_.key.empty() && langgraph::auth::constant_time_equals(request.get_header_value("x-studio-key"), studio_.key);
 }
 
 AuthDecision Authenticator::authenticate(const httplib::Request& request, const Pairs& path_params) const {

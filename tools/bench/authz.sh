@@ -37,18 +37,7 @@ OUT=$ROOT/build/bench
 mkdir -p "$OUT"
 
 # --- what the benchmark needs: the project's toolchain, then wrk and curl --------------------------
-tools/install-deps.sh --build-only
-missing=()
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
-if (( ${#missing[@]} )); then
-  echo "Installing missing packages: ${missing[*]}"
-  sudo=""
-  [[ $(id -u) -ne 0 ]] && sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+tools/install-deps.sh --bench
 
 if [[ ! -x build/langgraph-server || ! -f build/plugins/agent.so ]]; then tools/build.sh; fi
 

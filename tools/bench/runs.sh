@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 
 duration="${BENCH_DURATION:-10s}"
 port="${BENCH_PORT:-18231}"
-command -v wrk >/dev/null || { sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd=sudo; $sudo_cmd apt-get install -y -qq wrk; }
+tools/install-deps.sh --bench
 [[ -x build/langgraph-server ]] || tools/build.sh
 
 build/langgraph-server --config langgraph.json --host 127.0.0.1 --port "$port" --workers "${BENCH_WORKERS:-4}" \
