@@ -9,20 +9,11 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "storage/records.hpp"
 
 namespace lgs {
 
 using json = nlohmann::json;
-
-struct StreamEvent {
-  int64_t id = 0;
-  std::string mode;   // the stream mode that asked for it: "values", "updates", "messages-tuple",
-                      // "custom", "debug", "tasks", "checkpoints"; "" for events every stream gets
-                      // ("metadata", "error")
-  std::string event;  // the SSE event name: "values", "messages", "error", ...
-  std::string data;   // one line of JSON
-};
 
 class StreamHub {
  public:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "authz/filter.hpp"
 
@@ -282,6 +283,41 @@ std::vector<std::vector<std::string>> MemoryStorage::list_namespaces(const Names
   }
   std::vector<std::vector<std::string>> all(found.begin(), found.end());
   return paginate(std::move(all), q.offset, q.limit).items;
+}
+
+std::optional<Run> MemoryStorage::claim_run(const std::string& worker, const std::string& now,
+                                            const std::string& lease_until) {
+  std::lock_guard lock(mutex_);
+  std::set<std::string> busy;
+  for (const auto& [id, run] : runs_)
+    if (run.status == "running") busy.insert(run.thread_id);
+  Run* next = nullptr;
+  for (auto& [id, run] : runs_) {
+    if (run.status != "pending" || run.ready_at > now || busy.count(run.thread_id)) continue;
+    if (!next || std::tie(run.ready_at, run.created_at) < std::tie(next->ready_at, next->created_at)) next = &run;
+  }
+  if (!next) return std::nullopt;
+  next->status = "running";
+  next->updated_at = now;
+  leases_[next->run_id] = {worker, lease_until};
+  return *next;
+}
+
+void MemoryStorage::renew_leases(const std::string& worker, const std::string& lease_until) {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, lease] : leases_)
+    if (lease.worker == worker) lease.until = lease_until;
+}
+
+std::vector<Run> MemoryStorage::expired_runs(const std::string& now) {
+  std::lock_guard lock(mutex_);
+  std::vector<Run> out;
+  for (const auto& [id, run] : runs_) {
+    if (run.status != "running") continue;
+    auto lease = leases_.find(id);
+    if (lease == leases_.end() || lease->second.until < now) out.push_back(run);
+  }
+  return out;
 }
 
 }  // namespace lgs

@@ -1,4 +1,5 @@
-// Storage kept in process memory, guarded by one mutex. Gone when the server stops.
+// Storage kept in process memory, guarded by one mutex. Gone when the server stops: for tests
+// and throwaway servers (--database-uri :memory:).
 #pragma once
 
 #include <map>
@@ -41,12 +42,21 @@ class MemoryStorage final : public Storage {
   std::vector<Item> search_items(const ItemQuery& query) override;
   std::vector<std::vector<std::string>> list_namespaces(const NamespaceQuery& query) override;
 
+  std::optional<Run> claim_run(const std::string& worker, const std::string& now, const std::string& lease_until) override;
+  void renew_leases(const std::string& worker, const std::string& lease_until) override;
+  std::vector<Run> expired_runs(const std::string& now) override;
+
  private:
+  struct Lease {
+    std::string worker;
+    std::string until;
+  };
   std::mutex mutex_;
   std::map<std::string, Assistant> assistants_;
   std::map<std::string, std::map<int, Assistant>> assistant_versions_;
   std::map<std::string, Thread> threads_;
   std::map<std::string, Run> runs_;
+  std::map<std::string, Lease> leases_;  // running run id -> lease
   std::map<std::string, std::map<std::string, Checkpoint>> checkpoints_;  // thread -> id -> checkpoint
   std::map<std::pair<std::vector<std::string>, std::string>, Item> items_;
 };

@@ -1,6 +1,7 @@
 // What the server stores, in the shapes the LangGraph API returns them.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ struct Run {
   // Not part of the API shape: what the run produced, for /wait and /join.
   json output;  // final state values
   json error;   // {"error": type, "message": text} when status is error
+  // Not part of the API shape either: the run queue.
+  std::string ready_at;  // when it may start: created_at + after_seconds (same ISO 8601 format)
+  std::string cancel;    // "interrupt" or "rollback" once a cancel was asked while it runs, else ""
 
   bool finished() const { return status != "pending" && status != "running"; }
   json to_json() const;
@@ -86,6 +90,17 @@ struct Item {
   json to_json() const;
   // What store authorization filters are matched against: {...value, namespace, key}.
   json filter_view() const;
+};
+
+// One event of a run's live stream (runtime/stream_hub.hpp). A shared database keeps them so
+// that a replica can stream a run that executes on another.
+struct StreamEvent {
+  int64_t id = 0;     // 0, 1, 2... per run
+  std::string mode;   // the stream mode that asked for it: "values", "updates", "messages-tuple",
+                      // "custom", "debug", "tasks", "checkpoints"; "" for events every stream gets
+                      // ("metadata", "error")
+  std::string event;  // the SSE event name: "values", "messages", "error", ...
+  std::string data;   // one line of JSON
 };
 
 }  // namespace lgs

@@ -1,8 +1,12 @@
-// The one storage interface the API and the runtime use. The in-memory implementation serves
-// until an embedded database takes its place behind the same calls.
+// The one storage interface the API and the runtime use, with three implementations: SQLite (the
+// embedded default), PostgreSQL (several server replicas on one database) and memory (tests).
+// Every call is atomic and durable when it returns: a write acknowledged to a client survives a
+// crash of the server.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -108,7 +112,40 @@ class Storage {
   virtual bool delete_item(const std::vector<std::string>& namespace_path, const std::string& key) = 0;
   virtual std::vector<Item> search_items(const ItemQuery& query) = 0;
   virtual std::vector<std::vector<std::string>> list_namespaces(const NamespaceQuery& query) = 0;
+
+  // The run queue. Pending runs wait in storage, so that every server on one database shares
+  // them and none is lost when a server stops.
+  //
+  // Claims the pending run with the earliest ready_at that is not after `now` and whose thread
+  // has no running run, and marks it running, leased to `worker` until `lease_until`; nullopt
+  // when none is ready. Atomic across every server on the database: a run is claimed once.
+  virtual std::optional<Run> claim_run(const std::string& worker, const std::string& now,
+                                       const std::string& lease_until) = 0;
+  // Extends the lease of every run `worker` is running.
+  virtual void renew_leases(const std::string& worker, const std::string& lease_until) = 0;
+  // Running runs whose lease ended before `now`: their server stopped without finishing them.
+  virtual std::vector<Run> expired_runs(const std::string& now) = 0;
+
+  // True when several server processes may use this database at once (PostgreSQL). A database
+  // that is not shared is locked to one server, which may then treat every running run it
+  // finds at start as orphaned, and keeps live run streams in its own memory.
+  virtual bool shared() const { return false; }
+
+  // Live run events, kept only by shared databases so that any server can stream any run.
+  // Appends in id order; reads the events with id > after_id, oldest first, at most `limit`.
+  virtual void append_events(const std::string& run_id, const std::vector<StreamEvent>& events);
+  virtual std::vector<StreamEvent> read_events(const std::string& run_id, int64_t after_id, int limit);
+  // Forgets the events of runs that were last appended to before `before`.
+  virtual void delete_events_before(const std::string& before);
 };
+
+// Opens the storage a database URI names:
+//   ""                       SQLite in `data_dir`/langgraph.sqlite (created with the folder)
+//   "sqlite:PATH"            SQLite in PATH ("sqlite:///abs/path" also accepted)
+//   "postgres://..."         PostgreSQL ("postgresql://" too, or any libpq keyword=value string)
+//   ":memory:"               in memory, gone when the server stops (tests)
+// Throws StartupError when the database cannot be opened or migrated.
+std::unique_ptr<Storage> open_storage(const std::string& uri, const std::string& data_dir);
 
 // True when `document` contains `pattern`: equal scalars, every key of an object pattern
 // contained in the object, every element of a list pattern found in the list (PostgreSQL @>).
