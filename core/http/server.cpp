@@ -9,6 +9,7 @@
 
 #include "config/startup_error.hpp"
 #include "http/responses.hpp"
+#include "storage/storage.hpp"
 #include "util/log.hpp"
 
 namespace lgs {
@@ -219,6 +220,9 @@ void HttpServer::dispatch(const httplib::Request& req, httplib::Response& res, c
     match.route->handler(api, res);
   } catch (const ApiError& e) {
     send_error(res, e.status, e.detail, e.headers);
+  } catch (const StorageUnavailable& e) {  // the database is down or restarting: worth a retry
+    log::warn("{} {}: {}", req.method, req.path, e.what());
+    send_error(res, 503, "The database is unavailable; retry shortly", {{"Retry-After", "1"}});
   } catch (const std::exception& e) {
     log::error("{} {} failed: {}", req.method, req.path, e.what());
     send_error(res, 500, "Internal server error");

@@ -8,12 +8,19 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "storage/records.hpp"
 
 namespace lgs {
+
+// The database cannot be reached (PostgreSQL restarting, network gone). Requests get 503; the
+// storage reconnects on a later call.
+struct StorageUnavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 struct ThreadQuery {
   json auth_filter = json::object();  // an authorization filter on metadata (authz/filter.hpp)
