@@ -16,7 +16,7 @@
 #include "plugin/graph_plugin.hpp"
 #include "runtime/run_manager.hpp"
 #include "runtime/stream_hub.hpp"
-#include "storage/memory_storage.hpp"
+#include "storage/storage.hpp"
 #include "util/log.hpp"
 
 #ifndef LANGGRAPH_SERVER_VERSION
@@ -82,8 +82,17 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  lgs::MemoryStorage storage;
-  lgs::StreamHub streams;
+  // The database: SQLite in a data folder beside the config unless --database-uri says otherwise.
+  const std::string data_dir = (config.file.parent_path() / ".langgraph_data").string();
+  const std::string database = lgs::describe_database(options.database_uri, data_dir);
+  std::unique_ptr<lgs::Storage> database_storage;
+  try {
+    database_storage = lgs::open_storage(options.database_uri, data_dir);
+  } catch (const lgs::StartupError& e) {
+    fail(kExitConfigError, database + ": " + e.what());
+  }
+  lgs::Storage& storage = *database_storage;
+  lgs::StreamHub streams(storage.shared() ? &storage : nullptr);
   lgs::RunManager runs(storage, plugins.graphs, streams, options.workers);
   lgs::Authorizer authorizer(plugins.auth);
   lgs::Services services{storage, plugins.graphs, runs, streams, authorizer, LANGGRAPH_SERVER_VERSION};
@@ -137,10 +146,11 @@ int main(int argc, char** argv) {
              "  - Info:   {}/info\n\n"
              "  Config: {}\n"
              "  Graphs: {}\n"
-             "  Auth:   {}\n\n",
+             "  Auth:   {}\n"
+             "  Database: {}\n\n",
              LANGGRAPH_SERVER_VERSION, base, base, base, config.file.string(),
              graph_ids.empty() ? "(none)" : graph_ids,
-             config.auth ? config.auth->plugin.describe() : "none (every request is allowed)");
+             config.auth ? config.auth->plugin.describe() : "none (every request is allowed)", database);
   std::fflush(stderr);
 
   server.serve();  // returns after stop(), once every connection's worker has finished

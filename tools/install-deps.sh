@@ -13,13 +13,17 @@ packages=(
   uuid-dev                           # UUIDv4/v5 (libuuid)
   libssl-dev                         # SHA-256 in tests; cpp-httplib's pkg-config flags need it
   doctest-dev                        # unit tests
+  libsqlite3-dev                     # SQLite storage, the embedded default (libsqlite3)
+  libpq-dev                          # PostgreSQL storage (libpq)
+  postgresql                         # a private PostgreSQL server for the storage tests
   nodejs npm                         # end-to-end tests with the official JS SDK
   iproute2                           # `ss`, used by a test to read the listen backlog
   openssl                            # CLI: the auth_jwt end-to-end test makes its own test CA
   chromium                           # headless browser for the /docs page test
 )
 build_only=(build-essential cmake pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost-dev
-            libboost-filesystem-dev libfmt-dev uuid-dev libssl-dev doctest-dev)
+            libboost-filesystem-dev libfmt-dev uuid-dev libssl-dev doctest-dev libsqlite3-dev
+            libpq-dev)
 case "${1:-}" in
   --build-only) packages=("${build_only[@]}") ;;
   --bench) packages=("${build_only[@]}" wrk curl) ;;  # what tools/bench/*.sh need

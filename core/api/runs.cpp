@@ -161,6 +161,7 @@ Run make_run(const ApiRequest& req, const RunRequest& r, const Thread& thread, b
   run.metadata = r.metadata;
   run.multitask_strategy = r.multitask_strategy;
   run.created_at = run.updated_at = now_iso8601();
+  run.ready_at = r.after_seconds > 0 ? iso8601_from_now(r.after_seconds) : run.created_at;
   run.kwargs = {{"input", r.input},
                 {"command", r.command},
                 {"config", run_config(req, r.config, r.assistant, thread, run.run_id)},

@@ -103,6 +103,18 @@ struct Reader {
       last_id = e.id;
     }
     chunk.ended = batch.ended;
+    // A run on another server that stopped without ending its stream (it was killed): once the
+    // run is marked finished, nothing more will come.
+    if (!chunk.ended && batch.events.empty() && services->streams.shared()) {
+      auto run = services->storage.get_run(run_id);
+      if (!run || run->finished()) {
+        for (const auto& e : services->streams.next(run_id, last_id, {}).events) {  // stored before it finished
+          render(e, chunk.text);
+          last_id = e.id;
+        }
+        chunk.ended = true;
+      }
+    }
     return chunk;
   }
 };

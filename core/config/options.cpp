@@ -23,6 +23,8 @@ constexpr Flag kFlags[] = {
     {"--workers", "LANGGRAPH_WORKERS", "background run workers: runs executing at once (default: 4)"},
     {"--http-threads", "LANGGRAPH_HTTP_THREADS",
      "HTTP worker threads; each open connection holds one (default: 512)"},
+    {"--database-uri", "DATABASE_URI",
+     "postgres://user:pass@host/db, sqlite:PATH or :memory: (default: SQLite in .langgraph_data/ beside the config)"},
 };
 
 int parse_int(const std::string& flag, const std::string& text, int min, int max) {
@@ -41,13 +43,15 @@ void set(Options& o, const std::string& flag, const std::string& value) {
   else if (flag == "--port") o.port = parse_int(flag, value, 0, 65535);
   else if (flag == "--workers") o.workers = parse_int(flag, value, 1, 1024);
   else if (flag == "--http-threads") o.http_threads = parse_int(flag, value, 8, 4096);
+  else if (flag == "--database-uri") o.database_uri = value;
 }
 
 }  // namespace
 
 std::string usage() {
   std::string text =
-      "Usage: langgraph-server [--config PATH] [--host HOST] [--port PORT] [--workers N] [--http-threads N] [--dev]\n\n"
+      "Usage: langgraph-server [--config PATH] [--host HOST] [--port PORT] [--workers N] [--http-threads N]\n"
+      "                        [--database-uri URI] [--dev]\n\n"
       "Serves the LangGraph Agent Server API for the graphs and the auth plugin named in langgraph.json.\n\n"
       "Flags (each also read from the environment variable shown; a flag wins):\n";
   for (const auto& f : kFlags) text += fmt::format("  {:<16} {:<24} {}\n", f.name, f.env, f.help);

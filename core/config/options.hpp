@@ -12,6 +12,7 @@ struct Options {
   int port = 2024;
   int workers = 4;
   int http_threads = 512;
+  std::string database_uri;  // "": SQLite in the data folder beside the config (open_storage)
   bool dev = false;  // let LangGraph Studio's header in from loopback clients
   bool help = false;
   bool version = false;

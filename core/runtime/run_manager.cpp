@@ -2,11 +2,23 @@
 
 #include "runtime/executor.hpp"
 #include "util/clock.hpp"
+#include "util/ids.hpp"
 #include "util/log.hpp"
 
 namespace lgs {
 
 namespace {
+
+// A run's lease: renewed every kRenewEvery while it runs; a server that stops renewing (killed)
+// leaves runs whose lease ends kLease later, which any server then fails.
+constexpr double kLease = 30;
+constexpr auto kRenewEvery = std::chrono::seconds(5);
+// How often idle workers look for runs other servers queued or whose delay is over.
+constexpr auto kPollEvery = std::chrono::milliseconds(250);
+// Waiters look at storage this often for runs that finish on another server.
+constexpr auto kWaitPollEvery = std::chrono::milliseconds(100);
+// Run events kept in a shared database, for joining a run late.
+constexpr double kEventRetention = 10 * 60;
 
 // The store as graph nodes reach it (graph.hpp's Store): no auth handlers apply.
 std::string store_call(Storage& storage, std::string_view op, std::string_view request_text) {
@@ -51,8 +63,13 @@ std::string store_call(Storage& storage, std::string_view op, std::string_view r
 }  // namespace
 
 RunManager::RunManager(Storage& storage, const Graphs& graphs, StreamHub& streams, int workers)
-    : storage_(storage), graphs_(graphs), streams_(streams) {
+    : storage_(storage), graphs_(graphs), streams_(streams), worker_id_(uuid4()) {
+  // An unshared database belongs to this server alone: whatever still runs there was running
+  // when the previous server stopped.
+  if (!storage_.shared())
+    for (const auto& run : storage_.expired_runs("9999-12-31T23:59:59.999999+00:00")) fail_orphan(run);
   for (int i = 0; i < std::max(workers, 1); ++i) workers_.emplace_back([this] { work(); });
+  keeper_ = std::thread([this] { keep_leases(); });
 }
 
 RunManager::~RunManager() { shutdown(); }
@@ -62,59 +79,76 @@ void RunManager::shutdown() {
     std::lock_guard lock(mutex_);
     if (stopping_ && workers_.empty()) return;
     stopping_ = true;
+    ++queued_count_;
+    ++finished_count_;
   }
   queued_.notify_all();
   finished_.notify_all();
   for (auto& worker : workers_)
     if (worker.joinable()) worker.join();
   workers_.clear();
+  if (keeper_.joinable()) keeper_.join();
 }
 
 void RunManager::open_stream(const std::string& run_id) {
-  streams_.open(run_id);
-  streams_.publish(run_id, "", "metadata", {{"run_id", run_id}, {"attempt", 1}});
+  if (streams_.open(run_id)) streams_.publish(run_id, "", "metadata", {{"run_id", run_id}, {"attempt", 1}});
 }
 
-void RunManager::enqueue(const std::string& run_id) {
-  open_stream(run_id);
-  int delay = 0;
-  if (auto run = storage_.get_run(run_id)) delay = run->kwargs.value("after_seconds", 0);
+void RunManager::notify_queued() {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({run_id, std::chrono::steady_clock::now() + std::chrono::seconds(delay)});
+    ++queued_count_;
   }
   queued_.notify_all();
 }
 
+void RunManager::enqueue(const std::string& run_id) {
+  // On an unshared database this server executes the run: its stream exists from now on, so a
+  // client streaming it misses nothing. Otherwise the server that claims it opens it.
+  if (!storage_.shared()) open_stream(run_id);
+  notify_queued();
+}
+
 std::optional<Run> RunManager::enqueue_and_wait(const std::string& run_id) {
-  open_stream(run_id);
-  std::unique_lock lock(mutex_);
-  ++waiters_[run_id];  // before it can finish, so its result is kept for us
-  queue_.push_back({run_id, std::chrono::steady_clock::now()});
-  queued_.notify_all();
-  return wait_locked(lock, run_id);
+  {
+    std::lock_guard lock(mutex_);
+    ++waiters_[run_id];  // before it can finish, so its result is kept for us
+  }
+  enqueue(run_id);
+  return wait_for(run_id, /*registered=*/true);
 }
 
-std::optional<Run> RunManager::wait(const std::string& run_id) {
-  std::unique_lock lock(mutex_);
-  ++waiters_[run_id];
-  return wait_locked(lock, run_id);
-}
+std::optional<Run> RunManager::wait(const std::string& run_id) { return wait_for(run_id, /*registered=*/false); }
 
-std::optional<Run> RunManager::wait_locked(std::unique_lock<std::mutex>& lock, const std::string& run_id) {
+std::optional<Run> RunManager::wait_for(const std::string& run_id, bool registered) {
+  std::unique_lock lock(mutex_);
+  if (!registered) ++waiters_[run_id];
   std::optional<Run> result;
   while (true) {
     if (auto done = completed_.find(run_id); done != completed_.end()) {
       result = done->second;
       break;
     }
-    auto run = storage_.get_run(run_id);
+    const uint64_t seen = finished_count_;
+    lock.unlock();
+    std::optional<Run> run;
+    try {
+      run = storage_.get_run(run_id);
+    } catch (const StorageUnavailable& e) {
+      log::warn("waiting for run {}: {}", run_id, e.what());
+      run = Run{};  // unknown for now: look again
+      run->status = "pending";
+    }
+    if (!run && storage_.shared()) run = ended_elsewhere(run_id);
+    lock.lock();
     if (!run || run->finished()) {
+      if (auto done = completed_.find(run_id); done != completed_.end()) run = done->second;
       result = std::move(run);
       break;
     }
     if (stopping_) break;
-    finished_.wait(lock);
+    // Runs finishing here wake us at once; runs on another server are seen by looking again.
+    finished_.wait_for(lock, kWaitPollEvery, [&] { return finished_count_ != seen; });
   }
   if (--waiters_[run_id] == 0) {
     waiters_.erase(run_id);
@@ -123,115 +157,193 @@ std::optional<Run> RunManager::wait_locked(std::unique_lock<std::mutex>& lock, c
   return result;
 }
 
+// A temporary run that another server executed is deleted with its thread when it finishes;
+// what it ended with is still in its stored stream: its last values, or its error.
+std::optional<Run> RunManager::ended_elsewhere(const std::string& run_id) {
+  std::vector<StreamEvent> events;
+  for (int64_t after = -1;;) {
+    auto batch = storage_.read_events(run_id, after, 1000);
+    if (batch.empty()) break;
+    after = batch.back().id;
+    events.insert(events.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+  }
+  if (events.empty()) return std::nullopt;
+  Run run;
+  run.run_id = run_id;
+  run.status = "success";
+  for (const auto& e : events) {
+    if (e.event == "values") run.output = json::parse(e.data, nullptr, false);
+    if (e.event == "error") {
+      run.status = "error";
+      run.error = json::parse(e.data, nullptr, false);
+    }
+  }
+  return run;
+}
+
 bool RunManager::cancel(const std::string& run_id, const std::string& action) {
-  std::unique_lock lock(mutex_);
-  auto run = storage_.get_run(run_id);
-  if (!run || run->finished()) return false;
-  auto queued = std::find_if(queue_.begin(), queue_.end(), [&](const Queued& q) { return q.run_id == run_id; });
-  if (queued != queue_.end()) {  // not started: finish it here
-    queue_.erase(queued);
-    cancels_[run_id] = action;
-    lock.unlock();
-    run->status = "interrupted";
-    if (action == "rollback") roll_back(*run);
-    finish(*run);
-    lock.lock();
-    cancels_.erase(run_id);
-    finished_.notify_all();
+  const std::string now = now_iso8601();
+  bool was_pending = false;
+  bool running = false;
+  Run run;
+  // One atomic step decides between a run no worker has claimed (finished here) and a running
+  // one (its worker, on whichever server, sees the request between two steps).
+  storage_.update_run(run_id, [&](Run& r) {
+    if (r.status == "pending") {
+      r.status = "interrupted";
+      r.updated_at = now;
+      was_pending = true;
+      run = r;
+    } else if (r.status == "running") {
+      r.cancel = action;
+      running = true;
+    }
+  });
+  if (running) {
+    std::lock_guard lock(mutex_);
+    if (running_here_.count(run_id)) cancels_[run_id] = action;
     return true;
   }
-  cancels_[run_id] = action;  // running: the worker stops it between two steps
+  if (!was_pending) return false;
+  finish(run, action);
   return true;
 }
 
 void RunManager::work() {
-  std::unique_lock lock(mutex_);
   while (true) {
-    // The oldest ready run whose thread is not executing another run.
-    const auto now = std::chrono::steady_clock::now();
-    std::optional<std::chrono::steady_clock::time_point> earliest_delayed;
-    auto next = queue_.end();
-    std::string thread_id;
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      auto run = storage_.get_run(it->run_id);
-      if (!run) {  // deleted while queued
-        it = queue_.erase(it);
-        continue;
-      }
-      if (it->ready_at > now) {
-        if (!earliest_delayed || it->ready_at < *earliest_delayed) earliest_delayed = it->ready_at;
-      } else if (!busy_threads_.count(run->thread_id)) {
-        next = it;
-        thread_id = run->thread_id;
-        break;
-      }
-      ++it;
-    }
-    if (next == queue_.end()) {
+    uint64_t seen;
+    {
+      std::lock_guard lock(mutex_);
       if (stopping_) return;
-      if (earliest_delayed) queued_.wait_until(lock, *earliest_delayed);
-      else queued_.wait(lock);
+      seen = queued_count_;
+    }
+    std::optional<Run> run;
+    try {
+      run = storage_.claim_run(worker_id_, now_iso8601(), iso8601_from_now(kLease));
+    } catch (const std::exception& e) {
+      log::warn("claiming a queued run failed: {}", e.what());
+    }
+    if (run) {
+      execute(std::move(*run));
+      notify_queued();  // a run waiting for this thread may go now
       continue;
     }
-    const std::string run_id = next->run_id;
-    queue_.erase(next);
-    busy_threads_.insert(thread_id);
-    lock.unlock();
-    execute(run_id);
-    lock.lock();
-    busy_threads_.erase(thread_id);
-    cancels_.erase(run_id);
-    finished_.notify_all();
-    queued_.notify_all();  // a run waiting for this thread may go now
+    std::unique_lock lock(mutex_);
+    queued_.wait_for(lock, kPollEvery, [&] { return stopping_ || queued_count_ != seen; });
   }
 }
 
-void RunManager::execute(const std::string& run_id) {
-  auto run = storage_.get_run(run_id);
-  if (!run) return;
-  auto thread = storage_.get_thread(run->thread_id);
-  if (!thread) {
-    run->status = "error";
-    run->error = {{"error", "ThreadNotFound"}, {"message", "the run's thread was deleted"}};
-    finish(*run);
+void RunManager::keep_leases() {
+  auto last_sweep = std::chrono::steady_clock::time_point{};
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      queued_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
+      if (stopping_) return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_sweep < kRenewEvery) continue;
+    last_sweep = now;
+    try {
+      storage_.renew_leases(worker_id_, iso8601_from_now(kLease));
+      for (const auto& run : storage_.expired_runs(now_iso8601())) fail_orphan(run);
+      if (storage_.shared()) storage_.delete_events_before(iso8601_from_now(-kEventRetention));
+    } catch (const std::exception& e) {
+      log::warn("renewing run leases failed: {}", e.what());
+    }
+  }
+}
+
+void RunManager::fail_orphan(const Run& orphan) {
+  const std::string now = now_iso8601();
+  const json error = {{"error", "ServerStopped"},
+                      {"message", "the server executing this run stopped before it finished; the run is not "
+                                  "retried because its nodes may have had side effects"}};
+  bool failed = false;
+  storage_.update_run(orphan.run_id, [&](Run& r) {
+    if (r.status != "running") return;  // finished or taken care of meanwhile
+    r.status = "error";
+    r.error = error;
+    r.updated_at = now;
+    failed = true;
+  });
+  if (!failed) return;
+  log::warn("run {} on thread {} was left running by a stopped server: marked as failed", orphan.run_id,
+            orphan.thread_id);
+  auto latest = storage_.latest_checkpoint(orphan.thread_id);
+  storage_.update_thread(orphan.thread_id, [&](Thread& t) {
+    if (latest) t.values = latest->values;
+    t.status = "error";
+    t.error = error;
+    t.updated_at = now;
+  });
+  if (orphan.kwargs.value("temporary", false)) storage_.delete_thread(orphan.thread_id);
+  {
+    std::lock_guard lock(mutex_);
+    ++finished_count_;
+  }
+  finished_.notify_all();
+}
+
+void RunManager::execute(Run run) {
+  const std::string run_id = run.run_id;
+  {
+    std::lock_guard lock(mutex_);
+    running_here_.insert(run_id);
+    // Asked before this worker took it, between the claim and now.
+    if (!run.cancel.empty()) cancels_[run_id] = run.cancel;
+  }
+  open_stream(run_id);
+  if (!storage_.get_thread(run.thread_id)) {
+    run.status = "error";
+    run.error = {{"error", "ThreadNotFound"}, {"message", "the run's thread was deleted"}};
+    finish(run, "");
+    std::lock_guard lock(mutex_);
+    running_here_.erase(run_id);
     return;
   }
-  const std::string now = now_iso8601();
-  storage_.update_run(run_id, [&](Run& r) { r.status = "running"; r.updated_at = now; });
-  storage_.update_thread(run->thread_id, [&](Thread& t) { t.status = "busy"; t.updated_at = now; });
+  storage_.update_thread(run.thread_id, [&](Thread& t) { t.status = "busy"; t.updated_at = run.updated_at; });
 
-  const json& kwargs = run->kwargs;
+  const json& kwargs = run.kwargs;
   const json& config = kwargs["config"];
   const std::string graph_id = config["configurable"].value("graph_id", "");
   auto list = [&](const char* key) {
     const json& v = kwargs.value(key, json());
     return v.is_array() ? v.get<std::vector<std::string>>() : std::vector<std::string>{};
   };
+  // A cancel asked on this server is seen at once; one asked on another server (or while this
+  // worker was claiming the run) is in storage.
+  auto cancel_action = [&]() -> std::string {
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = cancels_.find(run_id); it != cancels_.end()) return it->second;
+    }
+    auto stored = storage_.get_run(run_id);
+    return stored ? stored->cancel : "";
+  };
+  std::string cancelled_with;
   try {
     auto graph = graphs_.find(graph_id);
     if (graph == graphs_.end()) throw GraphError("GraphNotFound", "graph \"" + graph_id + "\" is not loaded");
-    RunContext context{*graph->second, config, run->thread_id, run_id, list("interrupt_before"), list("interrupt_after"),
+    RunContext context{*graph->second, config, run.thread_id, run_id, list("interrupt_before"), list("interrupt_after"),
                        [&](const Checkpoint& c) { storage_.put_checkpoint(c); },
                        [&](const std::string& mode, const std::string& event, const json& data) {
                          streams_.publish(run_id, mode, event, data);
                        },
-                       [&] {
-                         std::lock_guard lock(mutex_);
-                         return cancels_.count(run_id) > 0;
-                       },
+                       [&] { return !cancel_action().empty(); },
                        [this](std::string_view op, std::string_view request) { return store_call(storage_, op, request); }};
-    Execution result = run_graph(context, storage_.latest_checkpoint(run->thread_id), kwargs.value("input", json()),
+    Execution result = run_graph(context, storage_.latest_checkpoint(run.thread_id), kwargs.value("input", json()),
                                  kwargs.value("command", json()));
-    run->status = "success";
-    run->output = result.values;
+    run.status = "success";
+    run.output = result.values;
     if (result.interrupted) {
       json list = json::array();
       for (const auto& [task, entries] : result.interrupts.items()) list.insert(list.end(), entries.begin(), entries.end());
-      if (!list.empty()) run->output["__interrupt__"] = list;
-      run->status = "interrupted";
+      if (!list.empty()) run.output["__interrupt__"] = list;
+      run.status = "interrupted";
     }
     const std::string done = now_iso8601();
-    storage_.update_thread(run->thread_id, [&](Thread& t) {
+    storage_.update_thread(run.thread_id, [&](Thread& t) {
       t.values = result.values;
       t.interrupts = result.interrupts;
       t.status = result.interrupted ? "interrupted" : "idle";
@@ -239,24 +351,21 @@ void RunManager::execute(const std::string& run_id) {
       t.updated_at = done;
     });
   } catch (const RunCancelled&) {
-    std::string action;
-    {
-      std::lock_guard lock(mutex_);
-      action = cancels_[run_id];
-    }
-    run->status = "interrupted";
-    if (action == "rollback") roll_back(*run);
-    else if (auto latest = storage_.latest_checkpoint(run->thread_id))
-      storage_.update_thread(run->thread_id, [&](Thread& t) { t.values = latest->values; t.status = "idle"; });
+    cancelled_with = cancel_action();
+    if (cancelled_with.empty()) cancelled_with = "interrupt";
+    run.status = "interrupted";
   } catch (const GraphError& e) {
-    run->status = "error";
-    run->error = {{"error", e.type}, {"message", e.what()}};
+    run.status = "error";
+    run.error = {{"error", e.type}, {"message", e.what()}};
   } catch (const std::exception& e) {
     log::error("run {} failed: {}", run_id, e.what());
-    run->status = "error";
-    run->error = {{"error", "InternalError"}, {"message", "the run failed inside the server"}};
+    run.status = "error";
+    run.error = {{"error", "InternalError"}, {"message", "the run failed inside the server"}};
   }
-  finish(*run);
+  finish(run, cancelled_with);
+  std::lock_guard lock(mutex_);
+  cancels_.erase(run_id);
+  running_here_.erase(run_id);
 }
 
 void RunManager::roll_back(const Run& run) {
@@ -268,39 +377,45 @@ void RunManager::roll_back(const Run& run) {
   });
 }
 
-void RunManager::finish(Run& run) {
+// Records how a run ended (cancel_action: "" when it was not cancelled) and tells whoever waits
+// or streams. The stream gets the error before the run is marked finished, so that a reader on
+// another server, which stops once the run is finished, has it.
+void RunManager::finish(Run& run, const std::string& cancel_action) {
   const std::string now = now_iso8601();
-  if (run.status == "error")
+  if (cancel_action == "rollback") {
+    roll_back(run);
+  } else if (!cancel_action.empty()) {
+    auto latest = storage_.latest_checkpoint(run.thread_id);
+    storage_.update_thread(run.thread_id, [&](Thread& t) {
+      if (latest) t.values = latest->values;
+      if (t.status == "busy") t.status = "idle";
+      t.updated_at = now;
+    });
+  } else if (run.status == "error") {
     storage_.update_thread(run.thread_id, [&](Thread& t) {
       t.status = "error";
       t.error = run.error;
       t.updated_at = now;
     });
-  else if (run.status == "interrupted" && !run.output.contains("__interrupt__"))
-    storage_.update_thread(run.thread_id, [&](Thread& t) {
-      if (t.status == "busy") t.status = "idle";
-      t.updated_at = now;
-    });
-  bool rolled_back = false;
-  {
-    std::lock_guard lock(mutex_);
-    rolled_back = cancels_.count(run.run_id) && cancels_[run.run_id] == "rollback";
   }
-  if (rolled_back) {
+  if (run.status == "error") streams_.publish(run.run_id, "", "error", run.error);
+  if (cancel_action == "rollback") {
     storage_.delete_run(run.run_id);
   } else {
     storage_.update_run(run.run_id, [&](Run& r) {
       r.status = run.status;
       r.output = run.output;
       r.error = run.error;
+      r.cancel.clear();
       r.updated_at = now;
     });
   }
   {
     std::lock_guard lock(mutex_);
     if (waiters_.count(run.run_id)) completed_[run.run_id] = run;
+    ++finished_count_;
   }
-  if (run.status == "error") streams_.publish(run.run_id, "", "error", run.error);
+  finished_.notify_all();
   streams_.close(run.run_id);
   if (run.kwargs.value("temporary", false)) storage_.delete_thread(run.thread_id);
   if (run.status == "error") log::warn("run {} on thread {} failed: {}", run.run_id, run.thread_id, run.error.dump());

@@ -1,11 +1,17 @@
-// Runs in the background: a queue and a pool of workers that execute graph plugins.
-// A worker picks a run up as soon as it is queued (or its after_seconds delay is over); runs of
-// one thread execute one at a time, in the order they were created.
+// Runs in the background: a pool of workers that claim pending runs from storage and execute
+// graph plugins. The queue is the storage itself, so every server on one database shares it and
+// a queued run outlives a restart. A worker picks a run up as soon as it is queued here (or its
+// after_seconds delay is over, or another server queued it: workers also look every 250 ms);
+// runs of one thread execute one at a time, in the order they became ready.
+//
+// A running run is leased to this server and the lease renewed while it runs. A run whose lease
+// ran out (its server was killed) is marked "error" by whichever server notices, never re-run: its
+// nodes may have had side effects a second execution would repeat.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
-#include <deque>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -24,52 +30,57 @@ using Graphs = std::map<std::string, GraphPluginPtr>;
 
 class RunManager {
  public:
-  // Every queued run gets a stream in `streams` (metadata first), closed when it finishes.
+  // Every run this server executes gets a stream in `streams` (metadata first), closed when it
+  // finishes. Running runs left by a previous server on an unshared database fail at once.
   RunManager(Storage& storage, const Graphs& graphs, StreamHub& streams, int workers);
   ~RunManager();
   RunManager(const RunManager&) = delete;
   RunManager& operator=(const RunManager&) = delete;
 
-  // Queues a stored, pending run; it starts after its kwargs.after_seconds.
+  // A stored, pending run is ready: wakes a worker (it starts after its ready_at).
   void enqueue(const std::string& run_id);
-  // Queues a stored, pending run and blocks until it has finished; returns it as it finished
-  // (also for temporary runs, whose thread and run records are gone by then). nullopt when
-  // the server is stopping or the run was deleted.
+  // As enqueue, then blocks until the run has finished; returns it as it finished (also for
+  // temporary runs, whose thread and run records are gone by then). nullopt when the server is
+  // stopping or the run was deleted.
   std::optional<Run> enqueue_and_wait(const std::string& run_id);
   // Blocks until an existing run has finished; nullopt as above or when there is no such run.
   std::optional<Run> wait(const std::string& run_id);
-  // Stops a pending or running run. "interrupt": it ends as "interrupted", keeping the steps it
-  // completed; "rollback": it is deleted with every checkpoint it wrote. A running run stops
-  // between two steps. Returns false when the run is not pending or running.
+  // Stops a pending or running run, whichever server runs it. "interrupt": it ends as
+  // "interrupted", keeping the steps it completed; "rollback": it is deleted with every
+  // checkpoint it wrote. A running run stops between two steps. Returns false when the run is
+  // not pending or running.
   bool cancel(const std::string& run_id, const std::string& action);
   // Stops the workers after the runs they are executing; queued runs stay pending.
   void shutdown();
 
  private:
-  struct Queued {
-    std::string run_id;
-    std::chrono::steady_clock::time_point ready_at;
-  };
   void work();
-  void execute(const std::string& run_id);
-  void finish(Run& run);
+  void keep_leases();
+  void execute(Run run);
+  void fail_orphan(const Run& run);
+  void finish(Run& run, const std::string& cancel_action);
   void roll_back(const Run& run);
   void open_stream(const std::string& run_id);
-  std::optional<Run> wait_locked(std::unique_lock<std::mutex>& lock, const std::string& run_id);
+  void notify_queued();
+  std::optional<Run> wait_for(const std::string& run_id, bool registered);
+  std::optional<Run> ended_elsewhere(const std::string& run_id);
 
   Storage& storage_;
   const Graphs& graphs_;
   StreamHub& streams_;
+  const std::string worker_id_;  // this server, as the lease holder of the runs it executes
   std::mutex mutex_;
-  std::condition_variable queued_;    // a run was queued, a thread freed, or shutdown
-  std::condition_variable finished_;  // a run finished, or shutdown
-  std::deque<Queued> queue_;          // oldest first
-  std::set<std::string> busy_threads_;
-  std::map<std::string, std::string> cancels_;  // running run id -> requested action
+  std::condition_variable queued_;    // a run was queued or a thread freed here, or shutdown
+  std::condition_variable finished_;  // a run finished here, or shutdown
+  uint64_t queued_count_ = 0;         // bumped with every queued_ notification
+  uint64_t finished_count_ = 0;       // bumped with every finished_ notification
+  std::set<std::string> running_here_;          // runs this server's workers execute
+  std::map<std::string, std::string> cancels_;  // run id -> action, for runs executing here
   std::map<std::string, int> waiters_;          // run id -> callers blocked in wait
   std::map<std::string, Run> completed_;        // finished runs someone waits for
   bool stopping_ = false;
   std::vector<std::thread> workers_;
+  std::thread keeper_;
 };
 
 }  // namespace lgs

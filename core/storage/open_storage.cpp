@@ -1,4 +1,5 @@
 #include <filesystem>
+#include <regex>
 
 #include "config/startup_error.hpp"
 #include "storage/memory_storage.hpp"
@@ -12,12 +13,11 @@ namespace {
 
 bool starts_with(const std::string& text, std::string_view prefix) { return text.rfind(prefix, 0) == 0; }
 
-}  // namespace
+bool is_postgres(const std::string& uri) {
+  return starts_with(uri, "postgres://") || starts_with(uri, "postgresql://") || uri.find('=') != std::string::npos;
+}
 
-std::unique_ptr<Storage> open_storage(const std::string& uri, const std::string& data_dir) {
-  if (uri == ":memory:") return std::make_unique<MemoryStorage>();
-  if (starts_with(uri, "postgres://") || starts_with(uri, "postgresql://") || uri.find('=') != std::string::npos)
-    return std::make_unique<PostgresStorage>(uri);
+std::filesystem::path sqlite_file(const std::string& uri, const std::string& data_dir) {
   std::filesystem::path file;
   if (uri.empty()) {
     file = std::filesystem::path(data_dir) / "langgraph.sqlite";
@@ -30,6 +30,28 @@ std::unique_ptr<Storage> open_storage(const std::string& uri, const std::string&
                        "\" is not understood: use postgres://..., sqlite:PATH or :memory:");
   }
   if (file.empty()) throw StartupError("database URI \"" + uri + "\" names no file");
+  return file;
+}
+
+}  // namespace
+
+std::string describe_database(const std::string& uri, const std::string& data_dir) {
+  if (uri == ":memory:") return "memory (gone when the server stops)";
+  if (is_postgres(uri)) {
+    // postgres://user:secret@host/db and password=secret lose the secret.
+    static const std::regex uri_password(R"(^(postgres(?:ql)?://[^:/@]*:)[^@]*@)");
+    static const std::regex keyword_password(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+))");
+    std::string shown = std::regex_replace(uri, uri_password, "$1***@");
+    shown = std::regex_replace(shown, keyword_password, "$1***");
+    return "PostgreSQL " + shown;
+  }
+  return "SQLite " + std::filesystem::absolute(sqlite_file(uri, data_dir)).lexically_normal().string();
+}
+
+std::unique_ptr<Storage> open_storage(const std::string& uri, const std::string& data_dir) {
+  if (uri == ":memory:") return std::make_unique<MemoryStorage>();
+  if (is_postgres(uri)) return std::make_unique<PostgresStorage>(uri);
+  const std::filesystem::path file = sqlite_file(uri, data_dir);
   std::error_code error;
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), error);
   if (error)

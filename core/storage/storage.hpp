@@ -153,6 +153,9 @@ class Storage {
 //   ":memory:"               in memory, gone when the server stops (tests)
 // Throws StartupError when the database cannot be opened or migrated.
 std::unique_ptr<Storage> open_storage(const std::string& uri, const std::string& data_dir);
+// What open_storage opens, for people to read: "SQLite /path/langgraph.sqlite", "PostgreSQL
+// postgres://app:***@db/app" (never a password), "memory".
+std::string describe_database(const std::string& uri, const std::string& data_dir);
 
 // True when `document` contains `pattern`: equal scalars, every key of an object pattern
 // contained in the object, every element of a list pattern found in the list (PostgreSQL @>).

@@ -187,8 +187,9 @@ async function probeOk(url) {
 
 /**
  * Starts the server on a free 127.0.0.1 port and waits (at most 10 s) for GET /ok → 200.
- * Returns {url, port, proc, stdout(), stderr(), stop()}. stop() sends SIGTERM, waits up to
- * 5 s, then SIGKILLs; it resolves with {code, signal} and is safe to call more than once.
+ * Returns {url, port, proc, stdout(), stderr(), stop(), kill()}. stop() sends SIGTERM, waits up
+ * to 5 s, then SIGKILLs; it resolves with {code, signal} and is safe to call more than once.
+ * kill() sends SIGKILL at once.
  */
 export async function startServer({ config = DEFAULT_CONFIG, args = [], env = {} } = {}) {
   assertBinaryExists();
@@ -202,11 +203,24 @@ export async function startServer({ config = DEFAULT_CONFIG, args = [], env = {}
   }
 }
 
+/**
+ * The environment a server starts with: unless the test chose a database (DATABASE_URI in `env`,
+ * even empty for the default, or --database-uri in `args`), a fresh SQLite file of its own, so
+ * that servers on one config never share a database by accident.
+ */
+async function serverEnv(args, env) {
+  if ('DATABASE_URI' in env || args.some((a) => a === '--database-uri' || a.startsWith('--database-uri='))) {
+    return { ...process.env, ...env };
+  }
+  const dir = await makeTempDir('langgraph-db-');
+  return { ...process.env, ...env, DATABASE_URI: `sqlite:${path.join(dir, 'langgraph.sqlite')}` };
+}
+
 async function startServerOnce({ config, args, env, port }) {
   const url = `http://127.0.0.1:${port}`;
   const proc = spawn(SERVER_BIN, ['--config', config, '--host', '127.0.0.1', '--port', String(port), ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    env: await serverEnv(args, env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   liveChildren.add(proc);
@@ -241,6 +255,13 @@ async function startServerOnce({ config, args, env, port }) {
     }
     return stopping;
   };
+  // SIGKILL: the server gets no chance to finish anything (crash tests).
+  const kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    const result = await waitForExit(proc, STOP_GRACE_MS);
+    await Promise.race([closed, unrefDelay(2000)]);
+    return result;
+  };
 
   const deadline = Date.now() + STARTUP_DEADLINE_MS;
   for (;;) {
@@ -266,7 +287,7 @@ async function startServerOnce({ config, args, env, port }) {
     }
     await sleep(50);
   }
-  return { url, port, proc, config, stdout, stderr, stop };
+  return { url, port, proc, config, stdout, stderr, stop, kill };
 }
 
 /**
@@ -279,7 +300,7 @@ export async function runServerExpectExit({ config, args = [], env = {} } = {}) 
   const port = await freePort();
   const proc = spawn(SERVER_BIN, ['--config', config, '--host', '127.0.0.1', '--port', String(port), ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    env: await serverEnv(args, env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   liveChildren.add(proc);

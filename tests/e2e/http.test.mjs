@@ -300,6 +300,27 @@ describe('request validation', () => {
     assert.deepEqual(runs.json, []);
   });
 
+  test('store keys and namespaces past 1 KB are 422; at 1 KB they are stored', T, async () => {
+    const long = 'k'.repeat(1025);
+    const cases = [
+      ['PUT', '/store/items', { namespace: ['notes'], key: long, value: { a: 1 } }],
+      ['PUT', '/store/items', { namespace: ['n'.repeat(600), 'm'.repeat(600)], key: 'k', value: { a: 1 } }],
+      ['DELETE', '/store/items', { namespace: ['notes'], key: long }],
+      ['POST', '/store/items/search', { namespace_prefix: ['p'.repeat(1025)] }],
+    ];
+    for (const [method, path, body] of cases) {
+      assertJsonError(await call(method, path, JSON.stringify(body), JSON_CT), 422, `${method} ${path} with a long name`);
+    }
+    assertJsonError(await call('GET', `/store/items?namespace=notes&key=${long}`), 422, 'GET a long key');
+    const key = 'k'.repeat(1024);
+    const namespace = ['n'.repeat(512), 'm'.repeat(512)];
+    const put = await call('PUT', '/store/items', JSON.stringify({ namespace, key, value: { a: 1 } }), JSON_CT);
+    assert.equal(put.status, 204, put.text);
+    const got = await call('GET', `/store/items?namespace=${namespace.join('.')}&key=${key}`);
+    assert.equal(got.status, 200, got.text);
+    assert.deepEqual(got.json.value, { a: 1 });
+  });
+
   test('non-UUID ids in the path are 422', T, async () => {
     for (const [method, path, body] of [
       ['GET', '/threads/not-a-uuid'],

@@ -1,0 +1,179 @@
+// Persistence with the official JS SDK: what two users create survives a clean stop and a
+// `kill -9` of the server, on the default SQLite database (a data folder beside langgraph.json);
+// a run that was running when the server was killed ends as "error" after the restart, and a run
+// that was still queued runs then.
+
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from '@langchain/langgraph-sdk';
+import { BUILD_DIR, cleanupTempDirs, startServer, tempConfig, TOKENS, waitFor } from './harness.mjs';
+
+const T = { timeout: 60_000 };
+const say = (content) => ({ messages: [{ role: 'user', content }] });
+
+after(cleanupTempDirs);
+
+/** auth_owner (owners stamped, reads filtered) with the agent and sleeper graphs, in a temp folder. */
+async function ownerConfig() {
+  const plugin = (name) => path.join(BUILD_DIR, 'plugins', `${name}.so`);
+  return tempConfig({
+    graphs: { agent: `${plugin('agent')}:graph`, sleeper: `${plugin('sleeper')}:graph` },
+    auth: { path: `${plugin('auth_owner')}:auth` },
+  });
+}
+
+/** Starts the server on `config` with its default database (DATABASE_URI unset). */
+function start(config) {
+  return startServer({ config, env: { DATABASE_URI: '' } });
+}
+
+function client(server, token) {
+  return new Client({
+    apiUrl: server.url,
+    apiKey: null,
+    defaultHeaders: { Authorization: `Bearer ${token}` },
+    timeoutMs: 15_000,
+    callerOptions: { maxRetries: 0 },
+  });
+}
+
+/** Threads, runs and store items as `user` (user1 | user2) on `server`: what it created. */
+async function createAs(server, user, label) {
+  const c = client(server, TOKENS[user]);
+  const thread = await c.threads.create({ metadata: { label } });
+  await c.runs.wait(thread.thread_id, 'agent', { input: say(`hello from ${label}`) });
+  await c.runs.wait(thread.thread_id, 'agent', { input: say(`again from ${label}`) });
+  const namespace = [user, 'notes'];
+  await c.store.putItem(namespace, label, { text: `note of ${label}` });
+  return { user, threadId: thread.thread_id, namespace, key: label };
+}
+
+/** Everything the server holds about what createAs created, as `user` sees it. */
+async function snapshot(server, created) {
+  const c = client(server, TOKENS[created.user]);
+  const [thread, state, history, runs, item, search] = await Promise.all([
+    c.threads.get(created.threadId),
+    c.threads.getState(created.threadId),
+    c.threads.getHistory(created.threadId, { limit: 100 }),
+    c.runs.list(created.threadId, { limit: 100 }),
+    c.store.getItem(created.namespace, created.key),
+    c.threads.search({ limit: 100 }),
+  ]);
+  return { thread, state, history, runs, item, searched: search.map((t) => t.thread_id).sort() };
+}
+
+async function snapshots(server, createdList) {
+  return Promise.all(createdList.map((created) => snapshot(server, created)));
+}
+
+function assertOwnedAndComplete(snaps, createdList) {
+  for (const [i, snap] of snaps.entries()) {
+    const created = createdList[i];
+    assert.equal(snap.thread.metadata.owner, created.user);
+    assert.equal(snap.state.values.messages.length, 4, 'two runs, two messages each');
+    assert.equal(snap.runs.length, 2);
+    for (const run of snap.runs) assert.equal(run.status, 'success');
+    assert.ok(snap.history.length >= 4, 'checkpoints of both runs');
+    assert.deepEqual(snap.item.value, { text: `note of ${created.key}` });
+    assert.ok(snap.searched.includes(created.threadId));
+    // The other user's thread stays invisible after a restart too.
+    for (const other of createdList) {
+      if (other.user !== created.user) assert.ok(!snap.searched.includes(other.threadId));
+    }
+  }
+}
+
+describe('persistence on the default SQLite database', () => {
+  test('a clean stop and a restart keep threads, runs, checkpoints and store items of both users', T, async () => {
+    const { dir, config } = await ownerConfig();
+    let server = await start(config);
+    const createdList = [await createAs(server, 'user1', 'a'), await createAs(server, 'user2', 'b')];
+    const before = await snapshots(server, createdList);
+    assertOwnedAndComplete(before, createdList);
+    assert.match(server.stderr(), /Database: SQLite .*\.langgraph_data\/langgraph\.sqlite/);
+    await server.stop();
+    assert.ok(existsSync(path.join(dir, '.langgraph_data', 'langgraph.sqlite')), 'the data folder beside langgraph.json');
+
+    server = await start(config);
+    try {
+      assert.deepEqual(await snapshots(server, createdList), before);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('kill -9 loses no acknowledged write', T, async () => {
+    const { config } = await ownerConfig();
+    let server = await start(config);
+    const createdList = [await createAs(server, 'user1', 'c'), await createAs(server, 'user2', 'd')];
+    // Many small writes acknowledged just before the kill.
+    const c1 = client(server, TOKENS.user1);
+    const quick = await Promise.all(Array.from({ length: 50 }, (_, i) => c1.threads.create({ metadata: { n: i } })));
+    const before = await snapshots(server, createdList);
+    await server.kill();
+
+    server = await start(config);
+    try {
+      assert.deepEqual(await snapshots(server, createdList), before);
+      const c = client(server, TOKENS.user1);
+      for (const t of quick) assert.equal((await c.threads.get(t.thread_id)).metadata.n, t.metadata.n);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('after kill -9 mid-run, the running run ends as error and the queued one runs', T, async () => {
+    const { config } = await ownerConfig();
+    let server = await start(config);
+    let c = client(server, TOKENS.user1);
+    const thread = await c.threads.create();
+    const slow = await c.runs.create(thread.thread_id, 'sleeper', {
+      input: { naps: ['first'] },
+      config: { configurable: { sleep_seconds: 30 } },
+    });
+    await waitFor(async () => (await c.runs.get(thread.thread_id, slow.run_id)).status === 'running', {
+      what: 'the slow run to start',
+    });
+    const queued = await c.runs.create(thread.thread_id, 'sleeper', {
+      input: { naps: ['second'] },
+      config: { configurable: { sleep_seconds: 0 } },
+      multitaskStrategy: 'enqueue',
+    });
+    assert.equal((await c.runs.get(thread.thread_id, queued.run_id)).status, 'pending');
+    await server.kill();
+
+    server = await start(config);
+    try {
+      c = client(server, TOKENS.user1);
+      const failed = await c.runs.get(thread.thread_id, slow.run_id);
+      assert.equal(failed.status, 'error', 'never left "running" by a server that is gone');
+      const done = await waitFor(
+        async () => {
+          const run = await c.runs.get(thread.thread_id, queued.run_id);
+          return run.status === 'success' ? run : null;
+        },
+        { what: 'the queued run to run after the restart' },
+      );
+      assert.equal(done.status, 'success');
+      const state = await c.threads.getState(thread.thread_id);
+      // The failed run's input checkpoint stays; its unfinished step left nothing.
+      assert.deepEqual(state.values.naps, ['first', 'second', 'slept 0s']);
+      const joined = await c.runs.join(thread.thread_id, slow.run_id);
+      assert.equal(joined.__error__?.error, 'ServerStopped');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a second server on the same SQLite database is refused', T, async () => {
+    const { config } = await ownerConfig();
+    const server = await start(config);
+    try {
+      await assert.rejects(start(config), /in use/);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,158 @@
+// Two server replicas on one PostgreSQL database, driven by the official JS SDK: what one
+// creates the other reads, runs queued through both execute exactly once each, and a client of
+// replica B follows (joinStream) a run that replica A started.
+//
+// Needs LANGGRAPH_TEST_POSTGRES_URI (an admin URI; tools/test.sh starts a server and sets it):
+// each test run creates its own database there and drops it afterwards.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Client } from '@langchain/langgraph-sdk';
+import { cleanupTempDirs, randomUUID, rootConfig, startServer, TOKENS, waitFor } from './harness.mjs';
+
+const ADMIN_URI = process.env.LANGGRAPH_TEST_POSTGRES_URI;
+const T = { timeout: 60_000 };
+const run = promisify(execFile);
+const say = (content) => ({ messages: [{ role: 'user', content }] });
+
+/** The admin URI with another database name. */
+function databaseUri(name) {
+  const url = new URL(ADMIN_URI);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function psql(sql) {
+  await run('psql', [ADMIN_URI, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { timeout: 20_000 });
+}
+
+describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' }, () => {
+  const database = `lg_replicas_${randomUUID().replaceAll('-', '')}`;
+  let a;
+  let b;
+
+  before(async () => {
+    await psql(`CREATE DATABASE ${database}`);
+    const config = await rootConfig();
+    const env = { DATABASE_URI: databaseUri(database) };
+    // One after the other: the second also finds the schema the first created.
+    a = await startServer({ config, env });
+    b = await startServer({ config, env });
+  });
+
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+    await cleanupTempDirs();
+  });
+
+  const client = (server) =>
+    new Client({
+      apiUrl: server.url,
+      apiKey: null,
+      defaultHeaders: { Authorization: `Bearer ${TOKENS.user1}` },
+      timeoutMs: 20_000,
+      callerOptions: { maxRetries: 0 },
+    });
+
+  test('both replicas report PostgreSQL', () => {
+    for (const server of [a, b]) assert.match(server.stderr(), /Database: PostgreSQL postgres:\/\//);
+  });
+
+  test('a thread created on one replica is read, updated and searched on the other', T, async () => {
+    const thread = await client(a).threads.create({ metadata: { made_on: 'a' } });
+    const seen = await client(b).threads.get(thread.thread_id);
+    assert.deepEqual(seen, thread);
+    await client(b).threads.update(thread.thread_id, { metadata: { seen_on: 'b' } });
+    const again = await client(a).threads.get(thread.thread_id);
+    assert.equal(again.metadata.made_on, 'a');
+    assert.equal(again.metadata.seen_on, 'b');
+    const found = await client(b).threads.search({ metadata: { made_on: 'a' } });
+    assert.ok(found.some((t) => t.thread_id === thread.thread_id));
+  });
+
+  test('runs queued through both replicas execute exactly once each', T, async () => {
+    const threads = await Promise.all(Array.from({ length: 12 }, () => client(a).threads.create()));
+    // Background runs, half through each replica, all at once.
+    const runs = await Promise.all(
+      threads.map((t, i) => client(i % 2 ? b : a).runs.create(t.thread_id, 'agent', { input: say(`run ${i}`) })),
+    );
+    for (const [i, r] of runs.entries()) {
+      const done = await waitFor(
+        async () => {
+          const got = await client(i % 2 ? a : b).runs.get(r.thread_id, r.run_id);
+          return got.status === 'success' ? got : null;
+        },
+        { timeoutMs: 20_000, what: `run ${i} to succeed` },
+      );
+      assert.equal(done.status, 'success');
+      // Executed twice, the agent would have answered twice.
+      const state = await client(b).threads.getState(r.thread_id);
+      assert.equal(state.values.messages.length, 2, `thread ${i}: one human and one AI message`);
+      const history = await client(a).threads.getHistory(r.thread_id, { limit: 50 });
+      assert.ok(history.every((c) => c.metadata.run_id === r.run_id));
+    }
+  });
+
+  test('runs of one thread queued through both replicas run one at a time, in order', T, async () => {
+    const thread = await client(a).threads.create();
+    const created = [];
+    for (let i = 0; i < 6; i++) {
+      created.push(
+        await client(i % 2 ? b : a).runs.create(thread.thread_id, 'sleeper', {
+          input: { naps: [`run ${i}`] },
+          config: { configurable: { sleep_seconds: 0.05 } },
+          multitaskStrategy: 'enqueue',
+        }),
+      );
+    }
+    for (const r of created) {
+      const done = await client(b).runs.join(thread.thread_id, r.run_id);
+      assert.ok(!done.__error__, JSON.stringify(done));
+    }
+    const state = await client(a).threads.getState(thread.thread_id);
+    assert.deepEqual(
+      state.values.naps,
+      created.flatMap((_, i) => [`run ${i}`, 'slept 0.05s']),
+    );
+  });
+
+  test('joinStream on replica B follows a run started on replica A', T, async () => {
+    const thread = await client(a).threads.create();
+    const started = await client(a).runs.create(thread.thread_id, 'sleeper', {
+      input: { naps: ['streamed'] },
+      config: { configurable: { sleep_seconds: 1 } },
+      streamMode: ['values', 'custom'],
+    });
+    const events = [];
+    for await (const chunk of client(b).runs.joinStream(thread.thread_id, started.run_id, {
+      streamMode: ['values', 'custom'],
+    })) {
+      events.push(chunk);
+    }
+    const custom = events.filter((e) => e.event === 'custom');
+    assert.deepEqual(custom.map((e) => e.data), [{ status: 'sleeping', seconds: 1 }]);
+    const values = events.filter((e) => e.event === 'values');
+    assert.deepEqual(values.at(-1).data.naps, ['streamed', 'slept 1s']);
+    assert.equal((await client(b).runs.get(thread.thread_id, started.run_id)).status, 'success');
+  });
+
+  test('a cancel sent to replica B stops a run executing on replica A', T, async () => {
+    const thread = await client(a).threads.create();
+    const started = await client(a).runs.create(thread.thread_id, 'sleeper', {
+      input: { naps: ['cancelled'] },
+      config: { configurable: { sleep_seconds: 1 } },
+    });
+    await waitFor(async () => (await client(b).runs.get(thread.thread_id, started.run_id)).status === 'running', {
+      what: 'the run to start',
+    });
+    await client(b).runs.cancel(thread.thread_id, started.run_id, true);
+    // Not cancelled, the single step would finish and the run succeed with its nap written.
+    const run = await client(a).runs.get(thread.thread_id, started.run_id);
+    assert.equal(run.status, 'interrupted');
+    const state = await client(a).threads.getState(thread.thread_id);
+    assert.deepEqual(state.values.naps, ['cancelled']);
+  });
+});

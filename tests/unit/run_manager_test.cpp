@@ -1,0 +1,163 @@
+// The run queue in storage: what a restart finds, ordering per thread, delays, cancels, and
+// several run managers (servers) sharing one database.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "config/config.hpp"
+#include "runtime/run_manager.hpp"
+#include "storage/memory_storage.hpp"
+#include "util/clock.hpp"
+#include "util/ids.hpp"
+
+using namespace lgs;
+
+namespace {
+
+Graphs shipped_graphs() {
+  Graphs graphs;
+  for (const char* name : {"agent", "sleeper"})
+    graphs[name] = GraphPlugin::load(name, parse_plugin_ref(std::string("graphs.") + name,
+                                                            std::string(PLUGIN_DIR) + "/" + name + ".so:graph", "/"));
+  return graphs;
+}
+
+std::string new_thread(Storage& storage) {
+  Thread t;
+  t.thread_id = uuid4();
+  t.created_at = t.updated_at = now_iso8601();
+  REQUIRE(storage.create_thread(t));
+  return t.thread_id;
+}
+
+// A pending run as the API stores it.
+Run pending_run(const std::string& thread_id, const std::string& graph_id, json input, json configurable = json::object(),
+                double delay_seconds = 0) {
+  Run run;
+  run.run_id = uuid4();
+  run.thread_id = thread_id;
+  run.created_at = run.updated_at = now_iso8601();
+  run.ready_at = delay_seconds > 0 ? iso8601_from_now(delay_seconds) : run.created_at;
+  configurable["graph_id"] = graph_id;
+  run.kwargs = {{"input", std::move(input)}, {"config", {{"configurable", configurable}}}};
+  return run;
+}
+
+Run sleeper_run(const std::string& thread_id, const std::string& label, json seconds, double delay_seconds = 0) {
+  return pending_run(thread_id, "sleeper", {{"naps", {label}}}, {{"sleep_seconds", seconds}}, delay_seconds);
+}
+
+// Waits (bounded) until the run is in `status`.
+Run wait_status(Storage& storage, const std::string& run_id, const std::string& status) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    auto run = storage.get_run(run_id);
+    REQUIRE(run);
+    if (run->status == status) return *run;
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "run is " << run->status << ", never " << status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("runtime.run_manager") {
+  TEST_CASE("at start, a run left running fails as ServerStopped and a queued one runs") {
+    auto graphs = shipped_graphs();
+    MemoryStorage storage;
+    StreamHub streams;
+    const std::string thread_id = new_thread(storage);
+    Run left = sleeper_run(thread_id, "left", 0);
+    storage.put_run(left);
+    REQUIRE(storage.claim_run("a-server-that-was-killed", now_iso8601(), iso8601_from_now(30)));
+    Run queued = sleeper_run(thread_id, "queued", 0);
+    storage.put_run(queued);
+
+    RunManager runs(storage, graphs, streams, 2);
+    Run failed = *storage.get_run(left.run_id);
+    CHECK(failed.status == "error");
+    CHECK(failed.error["error"] == "ServerStopped");
+    CHECK(wait_status(storage, queued.run_id, "success").status == "success");
+    CHECK(storage.get_thread(thread_id)->values["naps"] == json::array({"queued", "slept 0s"}));
+  }
+
+  TEST_CASE("runs of one thread execute one at a time, in the order they became ready") {
+    auto graphs = shipped_graphs();
+    MemoryStorage storage;
+    StreamHub streams;
+    RunManager runs(storage, graphs, streams, 4);
+    const std::string thread_id = new_thread(storage);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) {
+      Run run = sleeper_run(thread_id, "run " + std::to_string(i), 0.02);
+      storage.put_run(run);
+      ids.push_back(run.run_id);
+    }
+    for (const auto& id : ids) runs.enqueue(id);
+    for (const auto& id : ids) REQUIRE(runs.wait(id)->status == "success");
+    json expected = json::array();
+    for (int i = 0; i < 4; ++i) {
+      expected.push_back("run " + std::to_string(i));
+      expected.push_back("slept 0.02s");
+    }
+    CHECK(storage.get_thread(thread_id)->values["naps"] == expected);
+  }
+
+  TEST_CASE("a delayed run waits for its time, and a cancel before then means it never runs") {
+    auto graphs = shipped_graphs();
+    MemoryStorage storage;
+    StreamHub streams;
+    RunManager runs(storage, graphs, streams, 2);
+    const std::string thread_id = new_thread(storage);
+    Run later = sleeper_run(thread_id, "later", 0, /*delay_seconds=*/0.4);
+    storage.put_run(later);
+    runs.enqueue(later.run_id);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    CHECK(storage.get_run(later.run_id)->status == "pending");
+    CHECK(wait_status(storage, later.run_id, "success").status == "success");
+
+    Run never = sleeper_run(thread_id, "never", 0, /*delay_seconds=*/30);
+    storage.put_run(never);
+    runs.enqueue(never.run_id);
+    CHECK(runs.cancel(never.run_id, "interrupt"));
+    CHECK(storage.get_run(never.run_id)->status == "interrupted");
+    CHECK_FALSE(runs.cancel(never.run_id, "interrupt"));  // finished: nothing to cancel
+    CHECK(storage.get_thread(thread_id)->values["naps"] == json::array({"later", "slept 0s"}));
+  }
+
+  TEST_CASE("a cancel another server recorded on the run stops it between two steps") {
+    auto graphs = shipped_graphs();
+    MemoryStorage storage;
+    StreamHub streams;
+    RunManager runs(storage, graphs, streams, 1);
+    const std::string thread_id = new_thread(storage);
+    Run run = sleeper_run(thread_id, "cut short", 0.5);
+    storage.put_run(run);
+    runs.enqueue(run.run_id);
+    wait_status(storage, run.run_id, "running");
+    storage.update_run(run.run_id, [](Run& r) { r.cancel = "interrupt"; });  // not through this manager
+    CHECK(runs.wait(run.run_id)->status == "interrupted");
+    CHECK(storage.get_thread(thread_id)->values["naps"] == json::array({"cut short"}));  // the step's write is discarded
+  }
+
+  TEST_CASE("two servers on one database execute every run exactly once") {
+    auto graphs = shipped_graphs();
+    MemoryStorage storage;
+    StreamHub streams_a, streams_b;
+    RunManager a(storage, graphs, streams_a, 3);
+    RunManager b(storage, graphs, streams_b, 3);
+    std::vector<Run> created;
+    for (int i = 0; i < 30; ++i) {
+      Run run = pending_run(new_thread(storage), "agent", {{"messages", "hi " + std::to_string(i)}});
+      storage.put_run(run);
+      (i % 2 ? a : b).enqueue(run.run_id);
+      created.push_back(run);
+    }
+    for (const auto& run : created) {
+      REQUIRE(a.wait(run.run_id)->status == "success");
+      // Twice executed, the agent would have answered twice.
+      CHECK(storage.get_thread(run.thread_id)->values["messages"].size() == 2);
+    }
+  }
+}
