@@ -413,7 +413,7 @@ class Conn {
     }
   }
   ~Conn() {
-    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    for (auto& [sql, cached] : cache_) sqlite3_finalize(cached.stmt);
     sqlite3_close(db);
   }
   Conn(const Conn&) = delete;
@@ -430,28 +430,38 @@ class Conn {
     }
   }
 
-  // A prepared statement, from the cache when idle there. `owned` statements are finalized by
-  // the caller (the cache is full, or the cached one is in use).
-  sqlite3_stmt* prepare(std::string_view sql, bool& owned) {
+  // A prepared statement, from the cache unless in use there. Sets `in_use` to the cache's flag
+  // (to clear when done with it), or to nullptr for a statement the caller finalizes (the cache
+  // is full, or the cached one is in use).
+  sqlite3_stmt* prepare(std::string_view sql, bool*& in_use) {
     auto it = cache_.find(sql);
-    if (it != cache_.end() && !sqlite3_stmt_busy(it->second)) {
-      owned = false;
-      return it->second;
+    if (it != cache_.end() && !it->second.in_use) {
+      it->second.in_use = true;
+      in_use = &it->second.in_use;
+      return it->second.stmt;
     }
-    owned = it != cache_.end() || cache_.size() >= kCacheSize;
+    const bool cache = it == cache_.end() && cache_.size() < kCacheSize;
     sqlite3_stmt* stmt = nullptr;
-    const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), owned ? 0 : SQLITE_PREPARE_PERSISTENT,
+    const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), cache ? SQLITE_PREPARE_PERSISTENT : 0,
                                       &stmt, nullptr);
     if (rc != SQLITE_OK) throw_sqlite(db, rc, sql);
-    if (!owned) cache_.emplace(std::string(sql), stmt);
+    in_use = nullptr;
+    if (cache) {
+      auto& cached = cache_.emplace(std::string(sql), Cached{stmt, true}).first->second;
+      in_use = &cached.in_use;
+    }
     return stmt;
   }
 
   sqlite3* db = nullptr;
 
  private:
+  struct Cached {
+    sqlite3_stmt* stmt;
+    bool in_use;
+  };
   static constexpr size_t kCacheSize = 400;
-  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> cache_;
+  std::unordered_map<std::string, Cached, SqlHash, std::equal_to<>> cache_;  // node-based: flags stay put
 };
 
 struct Blob {
@@ -460,13 +470,14 @@ struct Blob {
 
 class Query {
  public:
-  Query(Conn& conn, std::string_view sql) : conn_(conn), stmt_(conn.prepare(sql, owned_)) {}
+  Query(Conn& conn, std::string_view sql) : conn_(conn), stmt_(conn.prepare(sql, in_use_)) {}
   ~Query() {
-    if (owned_) {
+    if (!in_use_) {
       sqlite3_finalize(stmt_);
     } else {
       sqlite3_reset(stmt_);
       sqlite3_clear_bindings(stmt_);
+      *in_use_ = false;
     }
   }
   Query(const Query&) = delete;
@@ -526,7 +537,7 @@ class Query {
   }
 
   Conn& conn_;
-  bool owned_ = false;
+  bool* in_use_ = nullptr;  // the cache's flag; nullptr for a statement of our own
   sqlite3_stmt* stmt_;
   int index_ = 0;
 };
@@ -1141,7 +1152,9 @@ struct SqliteStorage::Impl {
     lock_fd = lock_database(file);
     const bool created = !std::filesystem::exists(file);
     writer = std::make_unique<Conn>(file.string(), true);
-    writer->exec("PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000;"
+    // A modest page cache: SQLite's commit walks the whole cache's hash table whenever a B-tree
+    // split renumbered pages during the transaction (most batches), so its size is paid per batch.
+    writer->exec("PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;"
                  "PRAGMA journal_size_limit = 67108864;");
     migrate(*writer);
     if (created) sync_directory(file.parent_path());

@@ -2,8 +2,12 @@
 // content), group commit under concurrent writers, the indexed thread search, and a differential
 // check against MemoryStorage, whose behaviour is the contract.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <random>
@@ -176,6 +180,53 @@ TEST_SUITE("storage.sqlite") {
       CHECK(error.find("pid " + std::to_string(::getpid())) != std::string::npos);
     }
     CHECK(startup_error(file).empty());  // released with the first
+  }
+
+  TEST_CASE("every write acknowledged before a kill -9 is in the file") {
+    TempDir dir;
+    const auto file = dir.path / "db.sqlite";
+    int acks[2];
+    REQUIRE(::pipe(acks) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      // Writes from 8 threads until killed; an id goes to the pipe once create_thread returned.
+      ::close(acks[0]);
+      SqliteStorage s(file);
+      std::vector<std::thread> writers;
+      for (int w = 0; w < 8; ++w)
+        writers.emplace_back([&, w] {
+          for (int i = 0;; ++i) {
+            const std::string id = fmt::format("t-{}-{}", w, i);
+            s.create_thread(make_thread(id, "2024-01-01T00:00:00.000000+00:00", {{"owner", "x"}}));
+            const std::string line = id + "\n";  // shorter than PIPE_BUF: written at once
+            if (::write(acks[1], line.data(), line.size()) < 0) ::_exit(1);
+          }
+        });
+      for (auto& writer : writers) writer.join();
+      ::_exit(0);
+    }
+    ::close(acks[1]);
+    std::string acknowledged;
+    char buffer[4096];
+    while (std::count(acknowledged.begin(), acknowledged.end(), '\n') < 300) {
+      const ssize_t n = ::read(acks[0], buffer, sizeof buffer);
+      REQUIRE(n > 0);
+      acknowledged.append(buffer, static_cast<size_t>(n));
+    }
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    for (ssize_t n; (n = ::read(acks[0], buffer, sizeof buffer)) > 0;) acknowledged.append(buffer, static_cast<size_t>(n));
+    ::close(acks[0]);
+
+    SqliteStorage s(file);  // the lock went with the killed process
+    size_t checked = 0;
+    for (size_t begin = 0, end; (end = acknowledged.find('\n', begin)) != std::string::npos; begin = end + 1) {
+      const std::string id = acknowledged.substr(begin, end - begin);
+      CHECK_MESSAGE(s.get_thread(id).has_value(), id);
+      ++checked;
+    }
+    CHECK(checked >= 300);
   }
 
   TEST_CASE("the schema is migrated at open, once; a newer or foreign file is refused") {
