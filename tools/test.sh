@@ -39,5 +39,4 @@ else
   pg_dir=$LANGGRAPH_TEST_POSTGRES_DIR
 fi
 
-cd build
-ctest --output-on-failure --timeout 900 "$@"
+ctest --test-dir build --output-on-failure --timeout 900 "$@"
