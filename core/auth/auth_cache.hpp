@@ -7,12 +7,15 @@
 #include <chrono>
 #include <functional>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <langgraph/abi.h>
 
 #include "auth/user.hpp"
 #include "config/config.hpp"
@@ -30,13 +33,14 @@ class AuthCache {
   // The cache key of a request: the values of the configured headers it carries (`headers` has
   // lower-case names, in request order; a repeated header contributes every value). nullopt when
   // it carries none of them: such a request is never cached.
+  std::optional<std::string> key_for(const lg_pair* headers, size_t count) const;
   std::optional<std::string> key_for(const std::vector<std::pair<std::string, std::string>>& headers) const;
 
-  // The user stored under `key`, unless absent or expired (an expired entry is dropped).
-  std::optional<User> get(const std::string& key);
+  // The user stored under `key`, unless absent or expired (an expired entry is dropped): null then.
+  std::shared_ptr<const User> get(const std::string& key);
   // Stores (or replaces) `key` with a fresh lifetime, evicting the least recently used entries
   // beyond max_size.
-  void put(const std::string& key, User user);
+  void put(const std::string& key, std::shared_ptr<const User> user);
 
   size_t size() const;
   const AuthCacheSettings& settings() const { return settings_; }
@@ -44,7 +48,7 @@ class AuthCache {
  private:
   struct Entry {
     std::string key;
-    User user;
+    std::shared_ptr<const User> user;
     Clock::time_point expires;
   };
 

@@ -3,22 +3,88 @@
 #include <langgraph/auth.hpp>  // constant_time_equals, shared with plugins
 
 #include <algorithm>
-#include <cctype>
+#include <cstring>
+#include <memory>
 
 #include "util/log.hpp"
 
 namespace lgs {
 
-Pairs request_headers(const httplib::Request& request) {
-  Pairs headers;
-  headers.reserve(request.headers.size());
-  for (const auto& [name, value] : request.headers) {
-    std::string lower = name;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (lower == "remote_addr" || lower == "remote_port" || lower == "local_addr" || lower == "local_port") continue;
-    headers.emplace_back(std::move(lower), value);
+namespace {
+
+lg_str str(std::string_view s) { return lg_str{s.data(), s.size()}; }
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR, LOCAL_PORT in any case: what cpp-httplib adds itself,
+// which a client could also send.
+bool is_pseudo_header(std::string_view name) {
+  if (name.size() != 10 && name.size() != 11) return false;
+  static constexpr std::string_view kUpper[] = {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"};
+  static constexpr std::string_view kLower[] = {"remote_addr", "remote_port", "local_addr", "local_port"};
+  for (size_t p = 0; p < 4; ++p) {
+    if (name.size() != kUpper[p].size()) continue;
+    if (name == kUpper[p]) return true;  // as cpp-httplib writes them
+    size_t i = 0;
+    while (i < name.size() && lower(name[i]) == kLower[p][i]) ++i;
+    if (i == name.size()) return true;
   }
-  return headers;
+  return false;
+}
+
+// The buffers abi_request fills; one set per thread, grown when needed and then reused.
+struct AbiRequestBuffers {
+  std::unique_ptr<char[]> names;  // the lower-cased header names, back to back
+  size_t names_capacity = 0;
+  std::vector<size_t> offsets;  // where each kept header's name starts in `names`
+  std::vector<lg_pair> headers, query, params;
+  lg_auth_request raw{};
+
+  char* room_for_names(size_t used, size_t more) {
+    if (used + more > names_capacity) {
+      const size_t capacity = std::max<size_t>(2 * names_capacity, used + more + 256);
+      auto grown = std::make_unique<char[]>(capacity);
+      if (used) std::memcpy(grown.get(), names.get(), used);
+      names = std::move(grown);
+      names_capacity = capacity;
+    }
+    return names.get() + used;
+  }
+};
+
+}  // namespace
+
+const lg_auth_request& abi_request(const httplib::Request& request, const Pairs& path_params) {
+  thread_local AbiRequestBuffers b;
+  b.offsets.clear();
+  b.headers.clear();
+  size_t used = 0;
+  for (const auto& [name, value] : request.headers) {
+    if (is_pseudo_header(name)) continue;
+    char* out = b.room_for_names(used, name.size());
+    for (const char c : name) *out++ = lower(c);
+    b.offsets.push_back(used);
+    used += name.size();
+    b.headers.push_back({lg_str{nullptr, name.size()}, str(value)});
+  }
+  // `names` may have grown while it was filled: point into it only now.
+  for (size_t i = 0; i < b.headers.size(); ++i) b.headers[i].name.ptr = b.names.get() + b.offsets[i];
+  b.query.clear();
+  for (const auto& [name, value] : request.params) b.query.push_back({str(name), str(value)});
+  b.params.clear();
+  for (const auto& [name, value] : path_params) b.params.push_back({str(name), str(value)});
+  b.raw = lg_auth_request{};
+  b.raw.struct_size = sizeof(lg_auth_request);
+  b.raw.method = str(request.method);
+  b.raw.path = str(request.path);
+  b.raw.client_address = str(request.remote_addr);
+  b.raw.headers = b.headers.data();
+  b.raw.header_count = b.headers.size();
+  b.raw.query_params = b.query.data();
+  b.raw.query_param_count = b.query.size();
+  b.raw.path_params = b.params.data();
+  b.raw.path_param_count = b.params.size();
+  return b.raw;
 }
 
 User studio_user() {
@@ -29,6 +95,7 @@ User studio_user() {
                  {"is_authenticated", true},
                  {"kind", "StudioUser"},
                  {"permissions", json::array()}};
+  user.serialized = user.object.dump();
   return user;
 }
 
@@ -38,44 +105,61 @@ bool is_loopback(const std::string& address) {
 }
 }  // namespace
 
-bool Authenticator::is_studio_request(const httplib::Request& request) const {
-  if (studio_.disabled || request.get_header_value("x-auth-scheme") != "langsmith") return false;
+Authenticator::Authenticator(std::shared_ptr<const AuthPlugin> plugin, StudioAccess studio,
+                             std::unique_ptr<AuthCache> cache)
+    : plugin_(std::move(plugin)),
+      studio_(std::move(studio)),
+      cache_(std::move(cache)),
+      studio_user_(std::make_shared<const User>(studio_user())) {}
+
+namespace {
+// The first value of a header in `raw` (lower-case `name`); empty when absent.
+std::string_view header_value(const lg_auth_request& raw, std::string_view name) {
+  for (size_t i = 0; i < raw.header_count; ++i)
+    if (std::string_view(raw.headers[i].name.ptr, raw.headers[i].name.len) == name)
+      return std::string_view(raw.headers[i].value.ptr, raw.headers[i].value.len);
+  return {};
+}
+}  // namespace
+
+bool Authenticator::is_studio_request(const httplib::Request& request, const lg_auth_request& raw) const {
+  if (studio_.disabled || header_value(raw, "x-auth-scheme") != "langsmith") return false;
   if (studio_.dev && is_loopback(request.remote_addr)) return true;
-  return !studio_.key.empty() && langgraph::auth::constant_time_equals(request.get_header_value("x-studio-key"), studio_.key);
+  return !studio_.key.empty() && langgraph::auth::constant_time_equals(header_value(raw, "x-studio-key"), studio_.key);
 }
 
-AuthDecision Authenticator::authenticate(const httplib::Request& request, const Pairs& path_params) const {
+GateDecision Authenticator::authenticate(const httplib::Request& request, const Pairs& path_params) const {
+  GateDecision gate;
   if (!plugin_) {
-    AuthDecision d;
-    d.kind = AuthDecision::Kind::allowed;
-    return d;
+    gate.kind = AuthDecision::Kind::allowed;
+    return gate;
   }
-  if (is_studio_request(request)) {
-    AuthDecision d;
-    d.kind = AuthDecision::Kind::allowed;
-    d.user = studio_user();
-    return d;
+  const lg_auth_request& raw = abi_request(request, path_params);
+  if (is_studio_request(request, raw)) {
+    gate.kind = AuthDecision::Kind::allowed;
+    gate.user = studio_user_;
+    return gate;
   }
-  const Pairs headers = request_headers(request);
   std::optional<std::string> cache_key;
   if (cache_) {
-    cache_key = cache_->key_for(headers);
+    cache_key = cache_->key_for(raw.headers, raw.header_count);
     if (cache_key) {
       if (auto user = cache_->get(*cache_key)) {
-        AuthDecision d;
-        d.kind = AuthDecision::Kind::allowed;
-        d.user = std::move(*user);
-        return d;
+        gate.kind = AuthDecision::Kind::allowed;
+        gate.user = std::move(user);
+        return gate;
       }
     }
   }
-  const Pairs query(request.params.begin(), request.params.end());
-  AuthDecision decision = plugin_->authenticate(
-      AuthRequest{request.method, request.path, request.remote_addr, headers, query, path_params});
+  AuthDecision decision = plugin_->authenticate(raw, gate.user);
   if (decision.kind == AuthDecision::Kind::failed)
     log::error("auth plugin {} failed on {} {}: {}", plugin_->name(), request.method, request.path, decision.reason);
-  if (cache_key && decision.kind == AuthDecision::Kind::allowed) cache_->put(*cache_key, decision.user);
-  return decision;
+  if (cache_key && decision.kind == AuthDecision::Kind::allowed) cache_->put(*cache_key, gate.user);
+  gate.kind = decision.kind;
+  gate.status = decision.status;
+  gate.detail = std::move(decision.detail);
+  gate.headers = std::move(decision.headers);
+  return gate;
 }
 
 }  // namespace lgs

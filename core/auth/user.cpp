@@ -41,7 +41,16 @@ std::optional<User> normalize_user(const json& returned, std::string& why) {
     user.permissions.push_back(p.get<std::string>());
   }
   user.object = std::move(object);
+  user.serialized = user.object.dump();
   return user;
+}
+
+const std::string& serialized_user(const User& user, std::string& scratch) {
+  if (!user.serialized.empty()) return user.serialized;
+  json object = user.object;
+  object["permissions"] = user.permissions;
+  scratch = object.dump();
+  return scratch;
 }
 
 }  // namespace lgs

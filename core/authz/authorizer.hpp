@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "auth/user.hpp"
 #include "plugin/auth_plugin.hpp"
@@ -17,7 +18,7 @@ class Authorizer {
   // Returns the filter the operation must respect ({} = none); `value` becomes the handler's
   // changed copy. Throws ApiError: the handler's status when it raised one, 403 "Forbidden" when
   // it denied, 500 when it failed or returned an invalid filter. No user (auth disabled): {}.
-  json authorize(const User* user, const std::string& resource, const std::string& action, json& value) const;
+  json authorize(const User* user, std::string_view resource, std::string_view action, json& value) const;
 
  private:
   std::shared_ptr<const AuthPlugin> plugin_;

@@ -38,8 +38,12 @@ bool contains(const json& field, const json& wanted) {
 }
 
 bool condition_matches(const json& document, const std::string& field, const json& condition) {
-  const bool present = document.is_object() && document.contains(field);
-  const json& value = present ? document[field] : json();
+  static const json absent;
+  const json* found = &absent;
+  if (document.is_object())
+    if (auto it = document.find(field); it != document.end()) found = &*it;
+  const bool present = found != &absent;
+  const json& value = *found;
   if (!is_operator_object(condition)) return present && value == condition;
   for (const auto& [op, operand] : condition.items()) {
     if (op == "$eq" && !(present && value == operand)) return false;

@@ -29,7 +29,7 @@ namespace {
 struct PendingRequest {
   const httplib::Request* request = nullptr;
   RouteMatch match;
-  AuthDecision decision;
+  GateDecision decision;
 };
 thread_local PendingRequest t_pending;
 
@@ -142,7 +142,7 @@ void HttpServer::apply_cors(const httplib::Request& req, httplib::Response& res)
 
 httplib::Server::HandlerResponse HttpServer::before_routing(const httplib::Request& req, httplib::Response& res) {
   using R = httplib::Server::HandlerResponse;
-  t_pending = PendingRequest{&req, router_.match(req.method, req.path), AuthDecision{}};
+  t_pending = PendingRequest{&req, router_.match(req.method, req.path), GateDecision{}};
   apply_cors(req, res);
 
   if (req.method == "OPTIONS") {  // CORS preflight: answered without authentication
@@ -214,7 +214,7 @@ void HttpServer::dispatch(const httplib::Request& req, httplib::Response& res, c
     send_error(res, match.other_method ? 405 : 404, "");
     return;
   }
-  const User* user = authenticator_.enabled() && match.route->access != Access::open ? &pending.decision.user : nullptr;
+  const User* user = authenticator_.enabled() && match.route->access != Access::open ? pending.decision.user.get() : nullptr;
   try {
     ApiRequest api(req, body, match.params, user);
     match.route->handler(api, res);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "config/startup_error.hpp"
 #include "plugin/host_sink.hpp"
 #include "util/log.hpp"
@@ -9,6 +11,85 @@
 namespace lgs {
 
 namespace {
+
+// The resources and actions the API authorizes: has_handler is resolved for each at load.
+struct ResourceActions {
+  std::string_view resource;
+  std::array<std::string_view, 6> actions;
+  size_t count;
+};
+constexpr std::array<ResourceActions, 4> kEvents{{
+    {"threads", {"create", "read", "update", "delete", "search", "create_run"}, 6},
+    {"assistants", {"create", "read", "update", "delete", "search"}, 5},
+    {"crons", {"create", "read", "update", "delete", "search"}, 5},
+    {"store", {"put", "get", "search", "list_namespaces", "delete"}, 5},
+}};
+
+// The sink of authenticate and authorize calls: the few keys they write, kept in buffers that
+// each thread reuses from call to call (no allocation once they have grown). Calls never nest on
+// a thread: a plugin cannot call back into the host while it authenticates or authorizes.
+class CallSink {
+ public:
+  CallSink() {
+    sink_.struct_size = sizeof(lg_sink);
+    sink_.host = this;
+    sink_.set_json = [](void* host, lg_str key, lg_str json) {
+      auto* self = static_cast<CallSink*>(host);
+      const std::string_view k = HostSink::view(key);
+      Slot* slot = k == "user" ? &self->user : k == "value" ? &self->value : k == "filter" ? &self->filter : nullptr;
+      if (!slot) return;  // "error_type" and the like: not used for auth calls
+      slot->text.assign(HostSink::view(json));
+      slot->set = true;
+    };
+    sink_.set_http_error = [](void* host, int32_t status, lg_str detail) {
+      static_cast<CallSink*>(host)->http_error = HostSink::HttpError{status, std::string(HostSink::view(detail))};
+    };
+    sink_.add_header = [](void* host, lg_str name, lg_str value) {
+      static_cast<CallSink*>(host)->headers.emplace_back(std::string(HostSink::view(name)), std::string(HostSink::view(value)));
+    };
+    sink_.set_failure = [](void* host, lg_str message) {
+      static_cast<CallSink*>(host)->failure.assign(HostSink::view(message));
+    };
+    sink_.emit_custom = [](void*, lg_str) {};
+    sink_.store = [](void*, lg_str, lg_str, lg_sink*) -> int32_t { return LG_FAILED; };
+  }
+  CallSink(const CallSink&) = delete;
+  CallSink& operator=(const CallSink&) = delete;
+
+  // This thread's sink, emptied for a new call.
+  static CallSink& fresh() {
+    thread_local CallSink sink;
+    sink.user.set = sink.value.set = sink.filter.set = false;
+    sink.http_error.reset();
+    sink.headers.clear();
+    sink.failure.clear();
+    return sink;
+  }
+  lg_sink* get() { return &sink_; }
+
+  struct Slot {
+    bool set = false;
+    std::string text;
+  };
+  Slot user, value, filter;
+  std::optional<HostSink::HttpError> http_error;
+  Pairs headers;
+  std::string failure;
+
+ private:
+  lg_sink sink_{};
+};
+
+// Where (resource, action) is in kEvents; nullopt when it is not a known event.
+std::optional<std::pair<size_t, size_t>> event_index(std::string_view resource, std::string_view action) {
+  for (size_t r = 0; r < kEvents.size(); ++r) {
+    if (kEvents[r].resource != resource) continue;
+    for (size_t a = 0; a < kEvents[r].count; ++a)
+      if (kEvents[r].actions[a] == action) return std::pair{r, a};
+    break;
+  }
+  return std::nullopt;
+}
 
 std::vector<lg_pair> to_pairs(const Pairs& pairs) {
   std::vector<lg_pair> out;
@@ -25,6 +106,21 @@ AuthDecision failed(std::string reason) {
   d.reason = std::move(reason);
   return d;
 }
+
+// The last user text this thread received from authenticate, with the user it normalises to.
+// normalize_user depends on the text alone, so the same text gives the same user.
+struct LastUser {
+  std::string text;
+  std::shared_ptr<const User> user;
+};
+thread_local LastUser t_last_user;
+
+// The last filter text this thread received from authorize, parsed.
+struct LastFilter {
+  std::string text;
+  std::shared_ptr<const json> filter;
+};
+thread_local LastFilter t_last_filter;
 
 }  // namespace
 
@@ -59,40 +155,74 @@ std::shared_ptr<const AuthPlugin> AuthPlugin::load(const AuthConfig& config) {
     for (const auto& key : handlers)
       if (key.is_string()) plugin->handlers_.insert(key.get<std::string>());
   }
+  for (size_t r = 0; r < kEvents.size(); ++r)
+    for (size_t a = 0; a < kEvents[r].count; ++a)
+      plugin->resolved_[r][a] = plugin->listed(kEvents[r].resource, kEvents[r].actions[a]);
+  if (const std::string* listed = descriptor->authorize ? sink.json("events_without_value") : nullptr) {
+    const json events = json::parse(*listed, nullptr, false);
+    if (!events.is_array())
+      throw StartupError(plugin_error(ref, "the plugin listed its events without value as invalid JSON"));
+    for (const auto& event : events) {
+      if (!event.is_string()) continue;
+      const std::string_view key = event.get_ref<const std::string&>();
+      const size_t colon = key.find(':');
+      if (colon == std::string_view::npos) continue;
+      if (auto index = event_index(key.substr(0, colon), key.substr(colon + 1)))
+        plugin->without_value_[index->first][index->second] = true;
+    }
+  }
   return plugin;
 }
 
-bool AuthPlugin::has_handler(const std::string& resource, const std::string& action) const {
+bool AuthPlugin::listed(std::string_view resource, std::string_view action) const {
   if (handlers_.empty()) return false;
-  return handlers_.count(resource + ":" + action) || handlers_.count(resource + ":*") || handlers_.count("*:" + action) ||
-         handlers_.count("*:*");
+  const std::string r(resource), a(action);
+  return handlers_.count(r + ":" + a) || handlers_.count(r + ":*") || handlers_.count("*:" + a) || handlers_.count("*:*");
 }
 
-AuthzDecision AuthPlugin::authorize(const User& user, const std::string& resource, const std::string& action,
+bool AuthPlugin::has_handler(std::string_view resource, std::string_view action) const {
+  if (auto index = event_index(resource, action)) return resolved_[index->first][index->second];
+  return listed(resource, action);
+}
+
+bool AuthPlugin::sends_value(std::string_view resource, std::string_view action) const {
+  auto index = event_index(resource, action);
+  return !index || !without_value_[index->first][index->second];
+}
+
+AuthPlugin::Asked AuthPlugin::asked(std::string_view resource, std::string_view action) const {
+  if (auto index = event_index(resource, action))
+    return {resolved_[index->first][index->second], !without_value_[index->first][index->second]};
+  return {listed(resource, action), true};
+}
+
+AuthzDecision AuthPlugin::authorize(const User& user, std::string_view resource, std::string_view action,
                                     json& value) const noexcept {
   AuthzDecision d;
   try {
-    if (!has_handler(resource, action)) {
+    const Asked ask = asked(resource, action);
+    if (!ask.handler) {
       d.kind = AuthzDecision::Kind::allowed;
       return d;
     }
-    json user_object = user.object;
-    user_object["permissions"] = user.permissions;
-    const std::string user_text = user_object.dump();
-    const std::string value_text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string scratch;
+    const std::string& user_text = serialized_user(user, scratch);
+    // A handler that does not read the value gets none, and cannot change it.
+    const bool with_value = ask.value;
+    const std::string value_text = with_value ? value.dump(-1, ' ', false, json::error_handler_t::replace) : std::string();
     lg_authz_request raw{};
     raw.struct_size = sizeof(lg_authz_request);
     raw.resource = HostSink::str(resource);
     raw.action = HostSink::str(action);
     raw.user_json = HostSink::str(user_text);
     raw.value_json = HostSink::str(value_text);
-    HostSink sink;
+    CallSink& sink = CallSink::fresh();
     const int32_t rc = descriptor_->authorize(instance_, &raw, sink.get());
-    if (rc == LG_DENIED && sink.http_error()) {
+    if (rc == LG_DENIED && sink.http_error) {
       d.kind = AuthzDecision::Kind::rejected;
-      d.status = sink.http_error()->status;
-      d.detail = sink.http_error()->detail;
-      d.headers = sink.headers();
+      d.status = sink.http_error->status;
+      d.detail = sink.http_error->detail;
+      d.headers = sink.headers;
       if (d.status < 400 || d.status > 599) {
         d.kind = AuthzDecision::Kind::failed;
         d.reason = "authorization handler raised non-error status " + std::to_string(d.status);
@@ -100,24 +230,31 @@ AuthzDecision AuthPlugin::authorize(const User& user, const std::string& resourc
       return d;
     }
     if (rc != LG_OK) {
-      d.reason = "authorization handler failed: " + (sink.failure().empty() ? "no reason given" : sink.failure());
+      d.reason = "authorization handler failed: " + (sink.failure.empty() ? "no reason given" : sink.failure);
       return d;
     }
-    if (const std::string* changed = sink.json("value")) {
-      json parsed = json::parse(*changed, nullptr, false);
+    // No "value": the handler left it as it was sent.
+    if (sink.value.set && with_value) {
+      json parsed = json::parse(sink.value.text, nullptr, false);
       if (parsed.is_discarded() || !parsed.is_object()) {
         d.reason = "authorization handler returned an invalid value";
         return d;
       }
       value = std::move(parsed);
     }
-    if (const std::string* filter = sink.json("filter")) {
-      json parsed = json::parse(*filter, nullptr, false);
-      if (parsed.is_discarded() || !parsed.is_object()) {
-        d.reason = "authorization handler returned a filter that is not an object";
-        return d;
+    if (sink.filter.set) {
+      LastFilter& last = t_last_filter;
+      if (!last.filter || last.text != sink.filter.text) {
+        last.filter.reset();
+        json parsed = json::parse(sink.filter.text, nullptr, false);
+        if (parsed.is_discarded() || !parsed.is_object()) {
+          d.reason = "authorization handler returned a filter that is not an object";
+          return d;
+        }
+        last.text = sink.filter.text;
+        last.filter = std::make_shared<const json>(std::move(parsed));
       }
-      d.filter = std::move(parsed);
+      d.filter = last.filter;
     }
     d.kind = AuthzDecision::Kind::allowed;
     return d;
@@ -148,31 +285,48 @@ AuthDecision AuthPlugin::authenticate(const AuthRequest& request) const noexcept
     raw.query_param_count = query.size();
     raw.path_params = params.data();
     raw.path_param_count = params.size();
+    std::shared_ptr<const User> user;
+    AuthDecision d = authenticate(raw, user);
+    if (user) d.user = *user;
+    return d;
+  } catch (const std::exception& e) {
+    return failed(std::string("authenticate: ") + e.what());
+  } catch (...) {
+    return failed("authenticate: unknown error");
+  }
+}
 
-    HostSink sink;
+AuthDecision AuthPlugin::authenticate(const lg_auth_request& raw, std::shared_ptr<const User>& user) const noexcept {
+  try {
+    CallSink& sink = CallSink::fresh();
     const int32_t rc = descriptor_->authenticate(instance_, &raw, sink.get());
-    if (rc == LG_DENIED && sink.http_error()) {
-      const auto& error = *sink.http_error();
+    if (rc == LG_DENIED && sink.http_error) {
+      const auto& error = *sink.http_error;
       if (error.status < 400 || error.status > 599)
         return failed(fmt::format("authenticate raised HTTP status {}, which is not an error status", error.status));
       AuthDecision d;
       d.kind = AuthDecision::Kind::rejected;
       d.status = error.status;
       d.detail = error.detail;
-      d.headers = sink.headers();
+      d.headers = sink.headers;
       return d;
     }
-    if (rc != LG_OK) return failed("authenticate failed: " + (sink.failure().empty() ? "no reason given" : sink.failure()));
-    const std::string* text = sink.json("user");
-    if (!text) return failed("authenticate returned no user");
-    std::string why;
-    const json returned = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    if (returned.is_discarded()) return failed("authenticate returned invalid JSON");
-    auto user = normalize_user(returned, why);
-    if (!user) return failed(why);
+    if (rc != LG_OK) return failed("authenticate failed: " + (sink.failure.empty() ? "no reason given" : sink.failure));
+    if (!sink.user.set) return failed("authenticate returned no user");
+    LastUser& last = t_last_user;
+    if (!last.user || last.text != sink.user.text) {
+      last.user.reset();
+      std::string why;
+      const json returned = json::parse(sink.user.text, nullptr, /*allow_exceptions=*/false);
+      if (returned.is_discarded()) return failed("authenticate returned invalid JSON");
+      auto normalized = normalize_user(returned, why);
+      if (!normalized) return failed(why);
+      last.text = sink.user.text;
+      last.user = std::make_shared<const User>(std::move(*normalized));
+    }
+    user = last.user;
     AuthDecision d;
     d.kind = AuthDecision::Kind::allowed;
-    d.user = std::move(*user);
     return d;
   } catch (const std::exception& e) {
     return failed(std::string("authenticate: ") + e.what());

@@ -3,6 +3,7 @@
 
 #include <langgraph/abi.h>
 
+#include <array>
 #include <memory>
 #include <set>
 #include <string>
@@ -40,8 +41,10 @@ struct AuthDecision {
 // What an authorization handler decided.
 struct AuthzDecision {
   enum class Kind { allowed, rejected, failed } kind = Kind::failed;
-  json filter = json::object();  // when allowed: {} = no restriction
-  int status = 500;               // when rejected or failed
+  // When allowed: the filter the operation must respect; null = no restriction. Shared: a
+  // handler that returns the same filter text again gets the same parsed object.
+  std::shared_ptr<const json> filter;
+  int status = 500;  // when rejected or failed
   std::string detail;
   Pairs headers;
   std::string reason;  // for the server log only, when failed
@@ -56,20 +59,39 @@ class AuthPlugin {
   AuthPlugin& operator=(const AuthPlugin&) = delete;
 
   AuthDecision authenticate(const AuthRequest& request) const noexcept;
+  // The same for a request already in the ABI's form; the user is shared, not copied: on success
+  // `user` is set and the decision's own `user` stays empty. The last user a thread received is
+  // kept, so a plugin answering with the same user text again is not parsed again.
+  AuthDecision authenticate(const lg_auth_request& request, std::shared_ptr<const User>& user) const noexcept;
   // Asks the plugin's authorization handler for (resource, action); `value` is replaced by the
-  // handler's changed copy. Plugins without a matching handler are not called: allowed.
-  AuthzDecision authorize(const User& user, const std::string& resource, const std::string& action,
+  // handler's changed copy when it changed it. Plugins without a matching handler are not
+  // called: allowed.
+  AuthzDecision authorize(const User& user, std::string_view resource, std::string_view action,
                           json& value) const noexcept;
-  bool has_handler(const std::string& resource, const std::string& action) const;
+  bool has_handler(std::string_view resource, std::string_view action) const;
+  // False when the plugin said its handler for (resource, action) does not read the value
+  // ("events_without_value" at create): the value is then not serialized for it.
+  bool sends_value(std::string_view resource, std::string_view action) const;
   const std::string& name() const { return name_; }
 
  private:
   AuthPlugin() = default;
+  bool listed(std::string_view resource, std::string_view action) const;
+  struct Asked {
+    bool handler;  // has_handler
+    bool value;    // sends_value
+  };
+  Asked asked(std::string_view resource, std::string_view action) const;
+
   SharedLibrary library_;  // first member: destroyed last, after the instance
   const lg_auth_plugin* descriptor_ = nullptr;
   void* instance_ = nullptr;
   std::string name_;
-  std::set<std::string> handlers_;  // "resource:action" keys with handlers; "*" wildcards
+  std::set<std::string, std::less<>> handlers_;  // "resource:action" keys with handlers; "*" wildcards
+  // For every known resource and action (kEvents in auth_plugin.cpp), resolved at load: whether
+  // the plugin has a handler, and whether that handler reads the operation's value.
+  std::array<std::array<bool, 6>, 4> resolved_{};
+  std::array<std::array<bool, 6>, 4> without_value_{};
 };
 
 }  // namespace lgs

