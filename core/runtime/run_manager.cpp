@@ -132,16 +132,16 @@ std::optional<Run> RunManager::wait_for(const std::string& run_id, bool register
     const uint64_t seen = finished_count_;
     lock.unlock();
     std::optional<Run> run;
+    bool unreachable = false;  // the database is down for now: look again later
     try {
       run = storage_.get_run(run_id);
+      if (!run && storage_.shared()) run = ended_elsewhere(run_id);
     } catch (const StorageUnavailable& e) {
       log::warn("waiting for run {}: {}", run_id, e.what());
-      run = Run{};  // unknown for now: look again
-      run->status = "pending";
+      unreachable = true;
     }
-    if (!run && storage_.shared()) run = ended_elsewhere(run_id);
     lock.lock();
-    if (!run || run->finished()) {
+    if (!unreachable && (!run || run->finished())) {
       if (auto done = completed_.find(run_id); done != completed_.end()) run = done->second;
       result = std::move(run);
       break;

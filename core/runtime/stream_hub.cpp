@@ -94,6 +94,7 @@ void StreamHub::publish(const std::string& run_id, const std::string& mode, cons
   StreamEvent copy;
   {
     std::lock_guard lock(impl_->mutex);
+    if (stream->closed) return;  // closed between the two locks
     stream->bytes += text.size() + event.size() + mode.size() + sizeof(StreamEvent);
     stream->events.push_back({static_cast<int64_t>(stream->events.size()), mode, event, std::move(text)});
     if (impl_->shared) copy = stream->events.back();
@@ -121,6 +122,7 @@ void StreamHub::close(const std::string& run_id) {
   int64_t end_id = 0;
   {
     std::lock_guard lock(impl_->mutex);
+    if (stream->closed) return;  // closed between the two locks: counted once
     stream->closed = true;
     stream->changed.notify_all();
     end_id = static_cast<int64_t>(stream->events.size());

@@ -1,14 +1,12 @@
 #include <doctest/doctest.h>
 
 #include "config/startup_error.hpp"
+#include "load_graph.hpp"
 #include "runtime/executor.hpp"
 
 using namespace lgs;
 
 namespace {
-GraphPluginPtr load_graph(const std::string& dir, const std::string& name) {
-  return GraphPlugin::load(name, parse_plugin_ref("graphs." + name, dir + "/" + name + ".so:graph", "/"));
-}
 json config_with(json configurable) { return {{"configurable", std::move(configurable)}}; }
 }  // namespace
 

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <thread>
 
-#include "config/config.hpp"
+#include "load_graph.hpp"
 #include "runtime/run_manager.hpp"
 #include "storage/memory_storage.hpp"
 #include "util/clock.hpp"
@@ -17,9 +17,7 @@ namespace {
 
 Graphs shipped_graphs() {
   Graphs graphs;
-  for (const char* name : {"agent", "sleeper"})
-    graphs[name] = GraphPlugin::load(name, parse_plugin_ref(std::string("graphs.") + name,
-                                                            std::string(PLUGIN_DIR) + "/" + name + ".so:graph", "/"));
+  for (const char* name : {"agent", "sleeper"}) graphs[name] = load_graph(PLUGIN_DIR, name);
   return graphs;
 }
 
