@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <optional>
 
 #include "config/startup_error.hpp"
@@ -122,6 +123,15 @@ struct LastFilter {
 };
 thread_local LastFilter t_last_filter;
 
+// Per known event, the last answer this thread got for an event decided from the context alone:
+// which plugin gave it, for which user.
+struct Remembered {
+  uint64_t plugin = 0;  // AuthPlugin id; 0: nothing remembered
+  std::string user;     // the user text it was given for
+  AuthzDecision decision;
+};
+thread_local std::array<Remembered, kEvents.size() * 6> t_remembered;
+
 }  // namespace
 
 std::shared_ptr<const AuthPlugin> AuthPlugin::load(const AuthConfig& config) {
@@ -158,19 +168,21 @@ std::shared_ptr<const AuthPlugin> AuthPlugin::load(const AuthConfig& config) {
   for (size_t r = 0; r < kEvents.size(); ++r)
     for (size_t a = 0; a < kEvents[r].count; ++a)
       plugin->resolved_[r][a] = plugin->listed(kEvents[r].resource, kEvents[r].actions[a]);
-  if (const std::string* listed = descriptor->authorize ? sink.json("events_without_value") : nullptr) {
+  if (const std::string* listed = descriptor->authorize ? sink.json("context_events") : nullptr) {
     const json events = json::parse(*listed, nullptr, false);
     if (!events.is_array())
-      throw StartupError(plugin_error(ref, "the plugin listed its events without value as invalid JSON"));
+      throw StartupError(plugin_error(ref, "the plugin listed its context events as invalid JSON"));
     for (const auto& event : events) {
       if (!event.is_string()) continue;
       const std::string_view key = event.get_ref<const std::string&>();
       const size_t colon = key.find(':');
       if (colon == std::string_view::npos) continue;
       if (auto index = event_index(key.substr(0, colon), key.substr(colon + 1)))
-        plugin->without_value_[index->first][index->second] = true;
+        plugin->from_context_[index->first][index->second] = true;
     }
   }
+  static std::atomic<uint64_t> loaded{0};
+  plugin->id_ = ++loaded;
   return plugin;
 }
 
@@ -185,84 +197,103 @@ bool AuthPlugin::has_handler(std::string_view resource, std::string_view action)
   return listed(resource, action);
 }
 
-bool AuthPlugin::sends_value(std::string_view resource, std::string_view action) const {
+bool AuthPlugin::decides_from_context(std::string_view resource, std::string_view action) const {
   auto index = event_index(resource, action);
-  return !index || !without_value_[index->first][index->second];
+  return index && from_context_[index->first][index->second];
 }
 
 AuthPlugin::Asked AuthPlugin::asked(std::string_view resource, std::string_view action) const {
   if (auto index = event_index(resource, action))
-    return {resolved_[index->first][index->second], !without_value_[index->first][index->second]};
-  return {listed(resource, action), true};
+    return {resolved_[index->first][index->second], from_context_[index->first][index->second],
+            static_cast<int>(index->first * 6 + index->second)};
+  return {listed(resource, action), false, -1};
 }
 
 AuthzDecision AuthPlugin::authorize(const User& user, std::string_view resource, std::string_view action,
                                     json& value) const noexcept {
-  AuthzDecision d;
   try {
     const Asked ask = asked(resource, action);
     if (!ask.handler) {
+      AuthzDecision d;
       d.kind = AuthzDecision::Kind::allowed;
       return d;
     }
     std::string scratch;
     const std::string& user_text = serialized_user(user, scratch);
-    // A handler that does not read the value gets none, and cannot change it.
-    const bool with_value = ask.value;
-    const std::string value_text = with_value ? value.dump(-1, ' ', false, json::error_handler_t::replace) : std::string();
-    lg_authz_request raw{};
-    raw.struct_size = sizeof(lg_authz_request);
-    raw.resource = HostSink::str(resource);
-    raw.action = HostSink::str(action);
-    raw.user_json = HostSink::str(user_text);
-    raw.value_json = HostSink::str(value_text);
-    CallSink& sink = CallSink::fresh();
-    const int32_t rc = descriptor_->authorize(instance_, &raw, sink.get());
-    if (rc == LG_DENIED && sink.http_error) {
-      d.kind = AuthzDecision::Kind::rejected;
-      d.status = sink.http_error->status;
-      d.detail = sink.http_error->detail;
-      d.headers = sink.headers;
-      if (d.status < 400 || d.status > 599) {
-        d.kind = AuthzDecision::Kind::failed;
-        d.reason = "authorization handler raised non-error status " + std::to_string(d.status);
-      }
-      return d;
+    if (!ask.context) return ask_plugin(user_text, resource, action, &value);
+    // Decided from the context alone: the same user gets the same answer, asked once per thread.
+    Remembered& last = t_remembered[static_cast<size_t>(ask.event)];
+    if (last.plugin == id_ && last.user == user_text) return last.decision;
+    AuthzDecision d = ask_plugin(user_text, resource, action, nullptr);
+    if (d.kind != AuthzDecision::Kind::failed) {
+      last.plugin = 0;
+      last.user = user_text;
+      last.decision = d;
+      last.plugin = id_;
     }
-    if (rc != LG_OK) {
-      d.reason = "authorization handler failed: " + (sink.failure.empty() ? "no reason given" : sink.failure);
-      return d;
-    }
-    // No "value": the handler left it as it was sent.
-    if (sink.value.set && with_value) {
-      json parsed = json::parse(sink.value.text, nullptr, false);
-      if (parsed.is_discarded() || !parsed.is_object()) {
-        d.reason = "authorization handler returned an invalid value";
-        return d;
-      }
-      value = std::move(parsed);
-    }
-    if (sink.filter.set) {
-      LastFilter& last = t_last_filter;
-      if (!last.filter || last.text != sink.filter.text) {
-        last.filter.reset();
-        json parsed = json::parse(sink.filter.text, nullptr, false);
-        if (parsed.is_discarded() || !parsed.is_object()) {
-          d.reason = "authorization handler returned a filter that is not an object";
-          return d;
-        }
-        last.text = sink.filter.text;
-        last.filter = std::make_shared<const json>(std::move(parsed));
-      }
-      d.filter = last.filter;
-    }
-    d.kind = AuthzDecision::Kind::allowed;
     return d;
   } catch (const std::exception& e) {
+    AuthzDecision d;
     d.kind = AuthzDecision::Kind::failed;
     d.reason = std::string("authorize: ") + e.what();
     return d;
   }
+}
+
+// One call of the plugin's authorize. `value` is null for an event decided from the context
+// alone: none is sent, and a "value" written back is ignored.
+AuthzDecision AuthPlugin::ask_plugin(const std::string& user_text, std::string_view resource, std::string_view action,
+                                     json* value) const {
+  AuthzDecision d;
+  const std::string value_text = value ? value->dump(-1, ' ', false, json::error_handler_t::replace) : std::string();
+  lg_authz_request raw{};
+  raw.struct_size = sizeof(lg_authz_request);
+  raw.resource = HostSink::str(resource);
+  raw.action = HostSink::str(action);
+  raw.user_json = HostSink::str(user_text);
+  raw.value_json = HostSink::str(value_text);
+  CallSink& sink = CallSink::fresh();
+  const int32_t rc = descriptor_->authorize(instance_, &raw, sink.get());
+  if (rc == LG_DENIED && sink.http_error) {
+    d.kind = AuthzDecision::Kind::rejected;
+    d.status = sink.http_error->status;
+    d.detail = sink.http_error->detail;
+    d.headers = sink.headers;
+    if (d.status < 400 || d.status > 599) {
+      d.kind = AuthzDecision::Kind::failed;
+      d.reason = "authorization handler raised non-error status " + std::to_string(d.status);
+    }
+    return d;
+  }
+  if (rc != LG_OK) {
+    d.reason = "authorization handler failed: " + (sink.failure.empty() ? "no reason given" : sink.failure);
+    return d;
+  }
+  // No "value": the handler left it as it was sent.
+  if (sink.value.set && value) {
+    json parsed = json::parse(sink.value.text, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      d.reason = "authorization handler returned an invalid value";
+      return d;
+    }
+    *value = std::move(parsed);
+  }
+  if (sink.filter.set) {
+    LastFilter& last = t_last_filter;
+    if (!last.filter || last.text != sink.filter.text) {
+      last.filter.reset();
+      json parsed = json::parse(sink.filter.text, nullptr, false);
+      if (parsed.is_discarded() || !parsed.is_object()) {
+        d.reason = "authorization handler returned a filter that is not an object";
+        return d;
+      }
+      last.text = sink.filter.text;
+      last.filter = std::make_shared<const json>(std::move(parsed));
+    }
+    d.filter = last.filter;
+  }
+  d.kind = AuthzDecision::Kind::allowed;
+  return d;
 }
 
 AuthPlugin::~AuthPlugin() {

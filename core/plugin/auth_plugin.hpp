@@ -4,6 +4,7 @@
 #include <langgraph/abi.h>
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
@@ -65,23 +66,27 @@ class AuthPlugin {
   AuthDecision authenticate(const lg_auth_request& request, std::shared_ptr<const User>& user) const noexcept;
   // Asks the plugin's authorization handler for (resource, action); `value` is replaced by the
   // handler's changed copy when it changed it. Plugins without a matching handler are not
-  // called: allowed.
+  // called: allowed. For an event the plugin decides from the context alone ("context_events"
+  // at create) no value is sent, and a thread reuses the last answer (allowed or rejected) it
+  // got for the same event and the same user instead of asking again.
   AuthzDecision authorize(const User& user, std::string_view resource, std::string_view action,
                           json& value) const noexcept;
   bool has_handler(std::string_view resource, std::string_view action) const;
-  // False when the plugin said its handler for (resource, action) does not read the value
-  // ("events_without_value" at create): the value is then not serialized for it.
-  bool sends_value(std::string_view resource, std::string_view action) const;
+  // True when the plugin said it decides (resource, action) from the context alone.
+  bool decides_from_context(std::string_view resource, std::string_view action) const;
   const std::string& name() const { return name_; }
 
  private:
   AuthPlugin() = default;
   bool listed(std::string_view resource, std::string_view action) const;
   struct Asked {
-    bool handler;  // has_handler
-    bool value;    // sends_value
+    bool handler;   // has_handler
+    bool context;   // decides_from_context
+    int event = -1;  // the known event's index (kEvents), -1 for another one
   };
   Asked asked(std::string_view resource, std::string_view action) const;
+  AuthzDecision ask_plugin(const std::string& user_text, std::string_view resource, std::string_view action,
+                           json* value) const;
 
   SharedLibrary library_;  // first member: destroyed last, after the instance
   const lg_auth_plugin* descriptor_ = nullptr;
@@ -89,9 +94,10 @@ class AuthPlugin {
   std::string name_;
   std::set<std::string, std::less<>> handlers_;  // "resource:action" keys with handlers; "*" wildcards
   // For every known resource and action (kEvents in auth_plugin.cpp), resolved at load: whether
-  // the plugin has a handler, and whether that handler reads the operation's value.
+  // the plugin has a handler, and whether that handler decides from the context alone.
   std::array<std::array<bool, 6>, 4> resolved_{};
-  std::array<std::array<bool, 6>, 4> without_value_{};
+  std::array<std::array<bool, 6>, 4> from_context_{};
+  uint64_t id_ = 0;  // unique per loaded plugin: the key of the answers threads remember
 };
 
 }  // namespace lgs

@@ -12,7 +12,7 @@
 #include <langgraph/abi.h>
 
 namespace {
-constexpr const char* kAbiHeaderSha256 = "58a5c6bbab155a784b87c53a626896a1b2c7e2007cfb30442812a973a756d2ee";
+constexpr const char* kAbiHeaderSha256 = "831436f6cd1fc3003e53a1f9f8998f2058541522010f4bbd8490e7037d3145a0";
 
 std::string sha256_hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];

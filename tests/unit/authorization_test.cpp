@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <thread>
 
 #include "authz/authorizer.hpp"
 #include "http/responses.hpp"
@@ -217,7 +218,7 @@ TEST_SUITE("authz.boundary") {
     CHECK(auth.reads_value("threads", "create"));
     CHECK_FALSE(auth.reads_value("threads", "explode"));  // an unknown action: the global handler
     CHECK_FALSE(auth.reads_value("store", "put"));
-    const auto without = auth.events_without_value();
+    const auto without = auth.context_events();
     CHECK(std::find(without.begin(), without.end(), "threads:read") != without.end());
     CHECK(std::find(without.begin(), without.end(), "crons:create") != without.end());
     CHECK(std::find(without.begin(), without.end(), "store:put") != without.end());
@@ -254,7 +255,7 @@ TEST_SUITE("authz.boundary") {
     CHECK_FALSE(auth.reads_value("threads", "read"));
     CHECK_FALSE(auth.reads_value("store", "put"));
     // Every known event but create and update of threads, assistants and crons.
-    CHECK(auth.events_without_value().size() == 6 + 5 + 5 + 5 - 6);
+    CHECK(auth.context_events().size() == 6 + 5 + 5 + 5 - 6);
 
     const json alice = user_json("alice");
     const Answer create = ask(auth, "threads", "create", alice, {{"metadata", json::object()}});
@@ -372,30 +373,74 @@ TEST_SUITE("authz.boundary") {
   TEST_CASE("the server asks only about the events the plugin listed") {
     AuthConfig c;
     c.plugin = parse_plugin_ref("auth.path", std::string(FIXTURE_DIR) + "/auth_counting.so:auth", "/");
-    const auto counting = AuthPlugin::load(c);  // lists threads:create only
+    const auto counting = AuthPlugin::load(c);  // lists threads:create, crons:read, crons:delete, crons:search
     CHECK(counting->has_handler("threads", "create"));
+    CHECK(counting->has_handler("crons", "read"));
     CHECK_FALSE(counting->has_handler("threads", "read"));
     CHECK_FALSE(counting->has_handler("store", "put"));
     CHECK_FALSE(counting->has_handler("threads", "explode"));
-    CHECK(counting->sends_value("threads", "create"));
+    CHECK_FALSE(counting->decides_from_context("threads", "create"));
+    CHECK(counting->decides_from_context("crons", "read"));
     const auto owner = owner_plugin();  // *:*, assistants:*, store:*
     CHECK(owner->has_handler("threads", "read"));
     CHECK(owner->has_handler("crons", "search"));
     CHECK(owner->has_handler("threads", "explode"));
     // Its global handler reads the value of creates, updates and runs only, its assistants handler
-    // none: no value is sent for the other events. The store handler gets every value.
+    // none: the other events are decided from the context alone. The store handler reads them all.
     using Event = std::pair<const char*, const char*>;
     for (const auto& [resource, action] : {Event{"threads", "read"}, Event{"threads", "search"}, Event{"threads", "delete"},
                                            Event{"crons", "read"}, Event{"assistants", "create"}, Event{"assistants", "read"}})
-      CHECK_MESSAGE(!owner->sends_value(resource, action), resource << ":" << action);
+      CHECK_MESSAGE(owner->decides_from_context(resource, action), resource << ":" << action);
     for (const auto& [resource, action] : {Event{"threads", "create"}, Event{"threads", "update"}, Event{"threads", "create_run"},
                                            Event{"crons", "create"}, Event{"store", "put"}, Event{"store", "search"}})
-      CHECK_MESSAGE(owner->sends_value(resource, action), resource << ":" << action);
-    CHECK(owner->sends_value("threads", "explode"));  // not a known event: always sent
+      CHECK_MESSAGE(!owner->decides_from_context(resource, action), resource << ":" << action);
+    CHECK_FALSE(owner->decides_from_context("threads", "explode"));  // not a known event: always asked
     // Not asked, not changed.
     json value = {{"thread_id", "t"}};
     const User alice = user("alice");
     CHECK(Authorizer(counting).authorize(&alice, "threads", "read", value) == json::object());
+  }
+}
+
+TEST_SUITE("authz.context") {
+  TEST_CASE("an answer decided from the context alone is reused for the same user and event, per thread") {
+    AuthConfig c;
+    c.plugin = parse_plugin_ref("auth.path", std::string(FIXTURE_DIR) + "/auth_counting.so:auth", "/");
+    const auto counting = AuthPlugin::load(c);
+    const User alice = user("alice"), bob = user("bob");
+    json value = {{"cron_id", "c"}};
+    auto call_of = [&](const User& who) {
+      const AuthzDecision d = counting->authorize(who, "crons", "read", value);
+      REQUIRE(d.kind == AuthzDecision::Kind::allowed);
+      REQUIRE(d.filter);
+      CHECK(d.filter->at("identity") == who.identity);
+      return d.filter->at("call").get<int>();
+    };
+    CHECK(call_of(alice) == 1);
+    CHECK(call_of(alice) == 1);  // reused: the plugin was not asked again
+    CHECK(call_of(bob) == 2);    // another user: asked
+    CHECK(call_of(bob) == 2);
+    CHECK(call_of(alice) == 3);  // the thread remembers one user per event
+    int on_another_thread = 0;
+    std::thread([&] { on_another_thread = call_of(alice); }).join();
+    CHECK(on_another_thread == 4);
+    CHECK(value == json{{"cron_id", "c"}});
+
+    // A refusal is an answer too; a failure is not remembered.
+    for (int i = 0; i < 2; ++i) {
+      const AuthzDecision refused = counting->authorize(alice, "crons", "delete", value);
+      CHECK(refused.kind == AuthzDecision::Kind::rejected);
+      CHECK(refused.status == 403);
+      CHECK(refused.detail == "refused on call 5");
+    }
+    CHECK(counting->authorize(alice, "crons", "search", value).reason.find("failed on call 6") != std::string::npos);
+    CHECK(counting->authorize(alice, "crons", "search", value).reason.find("failed on call 7") != std::string::npos);
+
+    // Another plugin (even one at the same address later) never sees these answers.
+    const auto again = AuthPlugin::load(c);
+    const AuthzDecision fresh = again->authorize(alice, "crons", "read", value);
+    REQUIRE(fresh.filter);
+    CHECK(fresh.filter->at("call") == 1);
   }
 }
 

@@ -35,12 +35,18 @@ Auth make() {
     user.identity = std::string(token);
     return user;
   });
-  // As plugins/auth_owner: stamp the owner on what is created or updated, show only the user's own.
-  auth.on([](const AuthContext& ctx, Value& value) -> Result {
-    if (is_studio_user(ctx.user)) return allow();
-    value["metadata"]["owner"] = ctx.user.identity;
-    return filter({{"owner", ctx.user.identity}});
-  });
+  // As plugins/auth_owner: stamp the owner on what is created or updated (a run's metadata too),
+  // and only show the user's own; reads, searches and deletes are decided without the value.
+  auth.on(
+      [](const AuthContext& ctx, Value& value) -> Result {
+        if (is_studio_user(ctx.user)) return allow();
+        if (ctx.action == "create" || ctx.action == "update" || ctx.action == "create_run")
+          value["metadata"]["owner"] = ctx.user.identity;
+        Value mine;
+        mine["owner"] = ctx.user.identity;
+        return filter(std::move(mine));
+      },
+      value_for({"create", "update", "create_run"}));
   return auth;
 }
 

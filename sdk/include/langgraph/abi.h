@@ -94,7 +94,7 @@ typedef struct lg_authz_request {
   lg_str user_json;  /* the authenticated user object, permissions included; the same text for
                         the same user, call after call */
   lg_str value_json; /* the operation's payload; the plugin may return a mutated copy as "value".
-                        Empty for an event listed in "events_without_value" (see create). */
+                        Empty for an event listed in "context_events" (see create). */
 } lg_authz_request;
 
 typedef struct lg_auth_plugin {
@@ -105,8 +105,10 @@ typedef struct lg_auth_plugin {
      Returns an instance, or NULL after calling err->set_failure. With an instance it may also
      write to `err`: "handlers", a JSON list of the events it has authorization handlers for
      ("threads:read", "threads:*", "*:read", "*:*"; without it every operation is asked about),
-     and "events_without_value", a JSON list of "resource:action" events whose handler does not
-     read the value: their value_json is empty, and a "value" written for them is ignored. */
+     and "context_events", a JSON list of "resource:action" events whose handler decides from
+     the context alone (user_json, resource, action): their value_json is empty, a "value"
+     written for them is ignored, and the server may reuse the answer it got for the same event
+     and the same user_json instead of asking again. */
   void* (*create)(lg_str config_json, lg_sink* err);
   void (*destroy)(void* instance);
   /* Writes "user" (a JSON string identity or an object with "identity") and returns LG_OK,

@@ -167,13 +167,16 @@ inline Result deny() { return Result(false); }
 inline Result filter(json conditions) { return Result::with_filter(std::move(conditions)); }
 
 using AuthorizeHandler = std::function<Result(const AuthContext&, Value&)>;
-// A handler that decides from the context alone. The operation's value is then not sent to the
-// plugin at all (nor parsed, nor compared afterwards): the cheapest kind of handler, for reads,
-// searches and deletes that only filter.
+// A handler that decides from the context alone (the user, its permissions, the resource and
+// the action), for the events that only filter or refuse. The operation's value is not sent to
+// it, and its answer is a function of the context: the server may reuse the answer it got for a
+// user and an event instead of asking again, so it must not depend on anything else (the time,
+// a counter, an outside service) nor be relied on to run on every operation.
 using ContextHandler = std::function<Result(const AuthContext&)>;
 
 // The actions whose value an AuthorizeHandler reads or changes, when not all of them: on the
-// others it gets a null value, and the server sends none. See Auth::on.
+// others it gets a null value, the server sends none, and it decides from the context alone as
+// a ContextHandler does. See Auth::on.
 struct ValueActions {
   std::vector<std::string> actions;
 };
@@ -316,9 +319,10 @@ class Auth {
     for (const auto& [key, index] : events_) out.push_back(key);
     return out;
   }
-  // Every known "resource:action" whose handler does not read the value (a ContextHandler, or an
-  // action outside the handler's value_for list): the server sends no value for those.
-  std::vector<std::string> events_without_value() const {
+  // Every known "resource:action" decided from the context alone (by a ContextHandler, or by a
+  // handler whose value_for list leaves the action out): the server sends no value for those,
+  // and may reuse their answers per user.
+  std::vector<std::string> context_events() const {
     std::vector<std::string> out;
     for (size_t r = 0; r < detail::kEvents.size(); ++r)
       for (size_t a = 0; a < detail::kEvents[r].count; ++a) {
@@ -526,11 +530,11 @@ const lg_auth_plugin* descriptor(const char* name) noexcept {
         err->set_failure(err->host, langgraph::detail::to_lg("the Auth object has no authenticate handler"));
         return nullptr;
       }
-      // Tells the server which events have handlers, so it asks only about those, and which
-      // handlers do not read the value, so it does not send one to them.
+      // Tells the server which events have handlers, so it asks only about those, and which are
+      // decided from the context alone, so it sends them no value and may reuse their answers.
       if (instance) {
         langgraph::detail::set_json(err, "handlers", static_cast<Auth*>(instance)->events());
-        langgraph::detail::set_json(err, "events_without_value", static_cast<Auth*>(instance)->events_without_value());
+        langgraph::detail::set_json(err, "context_events", static_cast<Auth*>(instance)->context_events());
       }
       return instance;
     };
