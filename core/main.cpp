@@ -14,6 +14,7 @@
 #include "http/server.hpp"
 #include "plugin/auth_plugin.hpp"
 #include "plugin/graph_plugin.hpp"
+#include "runtime/cron_scheduler.hpp"
 #include "runtime/run_manager.hpp"
 #include "runtime/stream_hub.hpp"
 #include "storage/storage.hpp"
@@ -96,6 +97,8 @@ int main(int argc, char** argv) {
   lgs::RunManager runs(storage, plugins.graphs, streams, options.workers);
   lgs::Authorizer authorizer(plugins.auth);
   lgs::Services services{storage, plugins.graphs, runs, streams, authorizer, LANGGRAPH_SERVER_VERSION};
+  lgs::CronScheduler crons(storage, [&services](const lgs::Cron& cron) { lgs::fire_cron(services, cron); });
+  services.crons = &crons;
   lgs::create_system_assistants(services);
 
   lgs::Router router;
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
   lgs::add_state_routes(router, services);
   lgs::add_store_routes(router, services);
   lgs::add_stream_routes(router, services);
+  lgs::add_cron_routes(router, services);
   // Last: /openapi.json documents the routes added above.
   lgs::add_openapi_routes(router, {LANGGRAPH_SERVER_VERSION, plugins.auth != nullptr,
                                    config.auth ? config.auth->openapi : lgs::json::object()});
@@ -153,7 +157,9 @@ int main(int argc, char** argv) {
              config.auth ? config.auth->plugin.describe() : "none (every request is allowed)", database);
   std::fflush(stderr);
 
+  crons.start();
   server.serve();  // returns after stop(), once every connection's worker has finished
+  crons.stop();
   runs.shutdown();
   if (signal_waiter.joinable()) {
     pthread_kill(signal_waiter.native_handle(), SIGTERM);  // no-op if it already returned

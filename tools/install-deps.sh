@@ -15,6 +15,7 @@ packages=(
   doctest-dev                        # unit tests
   libsqlite3-dev                     # SQLite storage, the embedded default (libsqlite3)
   libpq-dev                          # PostgreSQL storage (libpq)
+  libhowardhinnant-date-dev          # IANA time zones of cron schedules (date/tz.h, libdate-tz)
   postgresql                         # a private PostgreSQL server for the storage tests
   nodejs npm                         # end-to-end tests with the official JS SDK
   iproute2                           # `ss`, used by a test to read the listen backlog
@@ -23,7 +24,7 @@ packages=(
 )
 build_only=(build-essential cmake pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost-dev
             libboost-filesystem-dev libfmt-dev uuid-dev libssl-dev doctest-dev libsqlite3-dev
-            libpq-dev)
+            libpq-dev libhowardhinnant-date-dev)
 case "${1:-}" in
   --build-only) packages=("${build_only[@]}") ;;
   --bench) packages=("${build_only[@]}" wrk curl) ;;  # what tools/bench/*.sh need

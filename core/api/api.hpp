@@ -6,6 +6,7 @@
 
 #include "authz/authorizer.hpp"
 #include "http/router.hpp"
+#include "runtime/cron_scheduler.hpp"
 #include "runtime/run_manager.hpp"
 #include "runtime/stream_hub.hpp"
 #include "storage/storage.hpp"
@@ -19,6 +20,7 @@ struct Services {
   StreamHub& streams;
   const Authorizer& authz;
   std::string version;
+  CronScheduler* crons = nullptr;  // woken when a cron is created or changed (null: none to wake)
 
   // Authorization for one operation of the request's user (authz/authorizer.hpp).
   json authorize(const ApiRequest& req, const char* resource, const char* action, json& value) const {
@@ -33,6 +35,7 @@ void add_run_routes(Router& router, Services& services);
 void add_store_routes(Router& router, Services& services);
 void add_stream_routes(Router& router, Services& services);
 void add_state_routes(Router& router, Services& services);
+void add_cron_routes(Router& router, Services& services);
 
 // The system assistant of every graph: created at startup, id = UUIDv5 of the graph id.
 std::string system_assistant_id(const std::string& graph_id);
@@ -46,6 +49,13 @@ bool is_system_assistant(const Assistant& assistant);
 // is authorized and stored as pending; the caller queues it with services.runs.enqueue.
 Run create_thread_run(Services& services, const ApiRequest& req);
 Run create_stateless_run(Services& services, const ApiRequest& req);
+// Checks a run request body as create_thread_run and create_stateless_run do (422 for bad
+// input, 404 for an unknown or hidden assistant, assistants:read for a user-created one),
+// without creating anything. Returns the assistant it would run.
+Assistant check_run_request(Services& services, const ApiRequest& req);
+// Creates and queues the run of a due cron (api/crons.cpp), as the cron's creator; throws
+// std::runtime_error saying why when it cannot.
+void fire_cron(Services& services, const Cron& cron);
 // The Content-Location of a run: /threads/<tid>/runs/<rid>, or /runs/<rid> when stateless.
 std::string run_location(const Run& run, bool stateless);
 

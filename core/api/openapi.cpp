@@ -267,6 +267,68 @@ constexpr const char* kSchemas = R"json({
       "checkpoint": {"$ref": "#/components/schemas/CheckpointRef"}
     }
   },
+  "Cron": {
+    "type": "object",
+    "required": ["cron_id", "assistant_id", "schedule", "payload", "next_run_date", "metadata", "enabled", "created_at", "updated_at"],
+    "properties": {
+      "cron_id": {"type": "string", "format": "uuid"},
+      "assistant_id": {"type": "string", "format": "uuid"},
+      "thread_id": {"type": ["string", "null"], "format": "uuid", "description": "null for a stateless cron."},
+      "on_run_completed": {"type": ["string", "null"], "enum": ["delete", "keep", null], "description": "Stateless crons: what happens to each run's thread."},
+      "end_time": {"type": ["string", "null"], "format": "date-time"},
+      "schedule": {"type": "string"},
+      "timezone": {"type": ["string", "null"], "description": "IANA time zone of the schedule; null is UTC."},
+      "created_at": {"type": "string", "format": "date-time"},
+      "updated_at": {"type": "string", "format": "date-time"},
+      "payload": {"type": "object", "description": "The body of the runs it creates."},
+      "user_id": {"type": ["string", "null"], "description": "The creator's identity."},
+      "next_run_date": {"type": ["string", "null"], "format": "date-time"},
+      "metadata": {"type": "object"},
+      "enabled": {"type": "boolean"}
+    }
+  },
+  "CronCreate": {
+    "description": "A run request (RunCreate) plus the cron's own fields.",
+    "allOf": [
+      {"$ref": "#/components/schemas/RunCreate"},
+      {
+        "type": "object", "required": ["schedule"],
+        "properties": {
+          "schedule": {"type": "string", "description": "minute hour day-of-month month day-of-week, and optionally seconds last."},
+          "timezone": {"type": "string", "description": "An IANA time zone; UTC when absent."},
+          "end_time": {"type": "string", "format": "date-time"},
+          "enabled": {"type": "boolean", "default": true},
+          "on_run_completed": {"type": "string", "enum": ["delete", "keep"], "default": "delete"}
+        }
+      }
+    ]
+  },
+  "CronPatch": {
+    "type": "object", "additionalProperties": true,
+    "description": "Cron fields replace the stored ones, metadata is merged; other run fields (input, config, ...) are merged into the payload.",
+    "properties": {
+      "schedule": {"type": "string"},
+      "timezone": {"type": "string"},
+      "end_time": {"type": "string", "format": "date-time"},
+      "enabled": {"type": "boolean"},
+      "on_run_completed": {"type": "string", "enum": ["delete", "keep"]},
+      "metadata": {"type": "object"}
+    }
+  },
+  "CronSearch": {
+    "type": "object",
+    "properties": {
+      "assistant_id": {"type": "string"},
+      "thread_id": {"type": "string", "format": "uuid"},
+      "enabled": {"type": "boolean"},
+      "metadata": {"type": "object"},
+      "limit": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 10},
+      "offset": {"type": "integer", "minimum": 0, "default": 0},
+      "sort_by": {"type": "string", "enum": ["cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "created_at", "updated_at"], "default": "created_at"},
+      "sort_order": {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
+      "select": {"type": "array", "items": {"type": "string"}}
+    }
+  },
   "Item": {
     "type": "object",
     "required": ["namespace", "key", "value", "created_at", "updated_at"],
@@ -438,6 +500,17 @@ const std::vector<Operation>& operations() {
       {"POST", "/runs/batch", "Stateless Runs", "Create several stateless runs", "RunCreate[]", 200, "Run[]"},
       {"GET", "/runs/{run_id}/stream", "Stateless Runs", "Join a run's stream", "", 200, "sse",
        {kStreamMode, kCancelOnDisconnect, kLastEventId}},
+      // Crons
+      {"POST", "/threads/{thread_id}/runs/crons", "Crons", "Create a cron on a thread", "CronCreate", 200, "Cron", {}, {},
+       "Every tick creates a run on the thread, as the cron's creator."},
+      {"POST", "/runs/crons", "Crons", "Create a stateless cron", "CronCreate", 200, "Cron", {}, {},
+       "Every tick creates a run on a new thread, deleted after the run unless on_run_completed is keep."},
+      {"POST", "/runs/crons/search", "Crons", "Search crons", "CronSearch", 200, "Cron[]", {}, {},
+       "The total count is in the X-Pagination-Total header."},
+      {"POST", "/runs/crons/count", "Crons", "Count crons", "CronSearch", 200, "integer"},
+      {"GET", "/runs/crons/{cron_id}", "Crons", "Get a cron", "", 200, "Cron"},
+      {"PATCH", "/runs/crons/{cron_id}", "Crons", "Update a cron", "CronPatch", 200, "Cron"},
+      {"DELETE", "/runs/crons/{cron_id}", "Crons", "Delete a cron", "", 204, ""},
       // Store
       {"PUT", "/store/items", "Store", "Store an item", "StorePut", 204, ""},
       {"GET", "/store/items", "Store", "Get an item", "", 200, "Item?",
@@ -454,6 +527,7 @@ const std::vector<std::pair<const char*, const char*>> kTags = {
     {"Threads", "Conversations: state, checkpoints and history."},
     {"Thread Runs", "Runs of a graph on a thread: background, streamed or awaited."},
     {"Stateless Runs", "Runs on a thread of their own, deleted when they finish unless kept."},
+    {"Crons", "Runs created on a schedule, on a thread or stateless."},
     {"Store", "Long-term memory: items by namespace and key."},
     {"System", "Health and server information; never authenticated."},
 };
@@ -495,7 +569,7 @@ std::string operation_id(const std::string& method, const std::string& path) {
 json path_parameter(const std::string& name) {
   json schema = {{"type", "string"}};
   std::string description;
-  if (name == "thread_id" || name == "run_id") {
+  if (name == "thread_id" || name == "run_id" || name == "cron_id") {
     schema["format"] = "uuid";
   } else if (name == "assistant_id") {
     description = "An assistant UUID, or a graph id meaning that graph's system assistant.";

@@ -181,11 +181,15 @@ Run make_run(const ApiRequest& req, const RunRequest& r, const Thread& thread, b
 
 }  // namespace
 
+Assistant check_run_request(Services& services, const ApiRequest& req) {
+  return parse_run_request(services, req).assistant;
+}
+
 // Stores a pending run for a thread: the thread must exist and pass the handler's filter (or be
 // created: never for an existing thread the filter hides), and with multitask_strategy "reject"
-// no other run may be pending or running on it. One lock makes the check and the insert atomic.
+// no other run may be pending or running on it. The thread's lock makes the check and the
+// insert atomic, across every server of the database.
 Run create_thread_run(Services& services, const ApiRequest& req) {
-  static std::mutex mutex;
   RunRequest r = parse_run_request(services, req);
   const std::string thread_id = req.uuid_param("thread_id");
   Thread target;
@@ -193,7 +197,7 @@ Run create_thread_run(Services& services, const ApiRequest& req) {
   Run run = make_run(req, r, target, /*temporary=*/false);
   const json filter = authorize_run(services, req, r, run, /*stateless=*/false);
 
-  std::lock_guard lock(mutex);
+  const auto lock = services.storage.lock_thread(thread_id);
   auto thread = services.storage.get_thread(thread_id);
   if (thread && !filter_matches(filter, thread->metadata))  // hidden: as if absent, and never upserted
     throw ApiError{404, "Thread with ID " + thread_id + " not found"};

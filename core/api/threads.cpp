@@ -81,7 +81,10 @@ void add_thread_routes(Router& router, Services& services) {
     const auto page = services.storage.search_threads(q);
     json out = json::array();
     for (const auto& t : page.items) out.push_back(t.to_json());
-    res.set_header("X-Pagination-Total", std::to_string(page.total));
+    // As LangGraph's server: no count; the total is as far as the next page, which is named.
+    const size_t next = static_cast<size_t>(q.offset) + page.items.size();
+    res.set_header("X-Pagination-Total", std::to_string(page.more ? next + 1 : next));
+    if (page.more) res.set_header("X-Pagination-Next", std::to_string(next));
     send_json(res, 200, out);
   });
 
@@ -89,7 +92,7 @@ void add_thread_routes(Router& router, Services& services) {
     ThreadQuery q = thread_query(services, req, 0);
     q.limit = 0;
     q.offset = 0;
-    send_json(res, 200, services.storage.search_threads(q).total);
+    send_json(res, 200, services.storage.count_threads(q));
   });
 
   router.add("GET", "/threads/{thread_id}", [&services](const ApiRequest& req, httplib::Response& res) {

@@ -19,6 +19,8 @@ class Authorizer {
   // changed copy. Throws ApiError: the handler's status when it raised one, 403 "Forbidden" when
   // it denied, 500 when it failed or returned an invalid filter. No user (auth disabled): {}.
   json authorize(const User* user, std::string_view resource, std::string_view action, json& value) const;
+  // True when an auth plugin decides (the server authenticates requests).
+  bool enabled() const { return plugin_ != nullptr; }
 
  private:
   std::shared_ptr<const AuthPlugin> plugin_;

@@ -65,6 +65,7 @@ std::vector<Assistant> MemoryStorage::assistant_versions(const std::string& assi
 bool MemoryStorage::delete_assistant(const std::string& assistant_id) {
   std::lock_guard lock(mutex_);
   assistant_versions_.erase(assistant_id);
+  std::erase_if(crons_, [&](const auto& entry) { return entry.second.assistant_id == assistant_id; });
   return assistants_.erase(assistant_id) > 0;
 }
 
@@ -122,30 +123,37 @@ bool MemoryStorage::delete_thread(const std::string& thread_id) {
   if (!threads_.erase(thread_id)) return false;
   checkpoints_.erase(thread_id);
   std::erase_if(runs_, [&](const auto& entry) { return entry.second.thread_id == thread_id; });
+  std::erase_if(crons_, [&](const auto& entry) { return entry.second.thread_id == thread_id; });
   return true;
 }
 
-Page<Thread> MemoryStorage::search_threads(const ThreadQuery& q) {
+std::vector<Thread> MemoryStorage::matching_threads(const ThreadQuery& q) {
   std::vector<Thread> matches;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [id, t] : threads_) {
-      if (!q.ids.empty() && std::find(q.ids.begin(), q.ids.end(), id) == q.ids.end()) continue;
-      if (q.status && t.status != *q.status) continue;
-      if (!json_contains(t.metadata, q.metadata)) continue;
-      if (!filter_matches(q.auth_filter, t.metadata)) continue;
-      if (!q.values.empty() && !json_contains(t.values, q.values)) continue;
-      matches.push_back(t);
-    }
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, t] : threads_) {
+    if (!q.ids.empty() && std::find(q.ids.begin(), q.ids.end(), id) == q.ids.end()) continue;
+    if (q.status && t.status != *q.status) continue;
+    if (!json_contains(t.metadata, q.metadata)) continue;
+    if (!filter_matches(q.auth_filter, t.metadata)) continue;
+    if (!q.values.empty() && !json_contains(t.values, q.values)) continue;
+    matches.push_back(t);
   }
+  return matches;
+}
+
+ThreadPage MemoryStorage::search_threads(const ThreadQuery& q) {
+  std::vector<Thread> matches = matching_threads(q);
   sort_by(matches, q.descending, [&](const Thread& t) -> std::string {
     if (q.sort_by == "thread_id") return t.thread_id;
     if (q.sort_by == "status") return t.status;
     if (q.sort_by == "updated_at") return t.updated_at;
     return t.created_at;
   });
-  return paginate(std::move(matches), q.offset, q.limit);
+  auto page = paginate(std::move(matches), q.offset, q.limit);
+  return {std::move(page.items), page.total > static_cast<size_t>(std::max(q.offset, 0)) + std::max(q.limit, 0)};
 }
+
+size_t MemoryStorage::count_threads(const ThreadQuery& q) { return matching_threads(q).size(); }
 
 void MemoryStorage::put_run(const Run& run) {
   std::lock_guard lock(mutex_);
@@ -318,6 +326,91 @@ std::vector<Run> MemoryStorage::expired_runs(const std::string& now) {
     if (lease == leases_.end() || lease->second.until < now) out.push_back(run);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crons
+
+bool MemoryStorage::create_cron(const Cron& cron) {
+  std::lock_guard lock(mutex_);
+  return crons_.emplace(cron.cron_id, cron).second;
+}
+
+std::optional<Cron> MemoryStorage::get_cron(const std::string& cron_id) {
+  std::lock_guard lock(mutex_);
+  auto it = crons_.find(cron_id);
+  if (it == crons_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MemoryStorage::update_cron(const std::string& cron_id, const std::function<void(Cron&)>& change) {
+  std::lock_guard lock(mutex_);
+  auto it = crons_.find(cron_id);
+  if (it == crons_.end()) return false;
+  change(it->second);
+  return true;
+}
+
+bool MemoryStorage::delete_cron(const std::string& cron_id) {
+  std::lock_guard lock(mutex_);
+  return crons_.erase(cron_id) > 0;
+}
+
+Page<Cron> MemoryStorage::search_crons(const CronQuery& q) {
+  std::vector<Cron> matches;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, c] : crons_) {
+      if (q.assistant_id && c.assistant_id != *q.assistant_id) continue;
+      if (q.thread_id && c.thread_id != *q.thread_id) continue;
+      if (q.enabled && c.enabled != *q.enabled) continue;
+      if (!json_contains(c.metadata, q.metadata)) continue;
+      if (!filter_matches(q.auth_filter, c.metadata)) continue;
+      matches.push_back(c);
+    }
+  }
+  sort_by(matches, q.descending, [&](const Cron& c) -> std::string {
+    if (q.sort_by == "cron_id") return c.cron_id;
+    if (q.sort_by == "assistant_id") return c.assistant_id;
+    if (q.sort_by == "thread_id") return c.thread_id;
+    if (q.sort_by == "next_run_date") return c.next_run_date;
+    if (q.sort_by == "end_time") return c.end_time;
+    if (q.sort_by == "updated_at") return c.updated_at;
+    return c.created_at;
+  });
+  return paginate(std::move(matches), q.offset, q.limit);
+}
+
+namespace {
+bool cron_live(const Cron& c, const std::string& now) { return c.enabled && (c.end_time.empty() || c.end_time > now); }
+}  // namespace
+
+std::vector<Cron> MemoryStorage::due_crons(const std::string& now, int limit) {
+  std::vector<Cron> due;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, c] : crons_)
+      if (cron_live(c, now) && c.next_run_date <= now) due.push_back(c);
+  }
+  sort_by(due, /*descending=*/false, [](const Cron& c) { return c.next_run_date; });
+  if (due.size() > static_cast<size_t>(std::max(limit, 0))) due.resize(static_cast<size_t>(std::max(limit, 0)));
+  return due;
+}
+
+std::optional<std::string> MemoryStorage::next_cron_due(const std::string& now) {
+  std::lock_guard lock(mutex_);
+  std::optional<std::string> earliest;
+  for (const auto& [id, c] : crons_)
+    if (cron_live(c, now) && (!earliest || c.next_run_date < *earliest)) earliest = c.next_run_date;
+  return earliest;
+}
+
+bool MemoryStorage::advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) {
+  std::lock_guard lock(mutex_);
+  auto it = crons_.find(cron_id);
+  if (it == crons_.end() || it->second.next_run_date != from) return false;
+  it->second.next_run_date = to;
+  return true;
 }
 
 }  // namespace lgs

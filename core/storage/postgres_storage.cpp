@@ -519,6 +519,29 @@ const std::vector<Migration>& migrations() {
              created_at timestamptz NOT NULL DEFAULT now(),
              PRIMARY KEY (run_id, id)))",
         "CREATE INDEX run_events_created_at_idx ON run_events (created_at)"}},
+      // Crons. Optional text fields hold '' when unset; crons_due_idx serves the scheduler.
+      {2,
+       {R"(CREATE TABLE crons (
+             cron_id text COLLATE "C" PRIMARY KEY,
+             assistant_id text COLLATE "C" NOT NULL,
+             thread_id text COLLATE "C" NOT NULL,
+             on_run_completed text COLLATE "C" NOT NULL,
+             end_time text COLLATE "C" NOT NULL,
+             schedule text NOT NULL,
+             timezone text NOT NULL,
+             created_at text COLLATE "C" NOT NULL,
+             updated_at text COLLATE "C" NOT NULL,
+             payload jsonb NOT NULL,
+             user_id text NOT NULL,
+             next_run_date text COLLATE "C" NOT NULL,
+             metadata jsonb NOT NULL,
+             enabled boolean NOT NULL,
+             auth_user jsonb NOT NULL))",
+        "CREATE INDEX crons_due_idx ON crons (next_run_date) WHERE enabled",
+        "CREATE INDEX crons_thread_idx ON crons (thread_id)",
+        "CREATE INDEX crons_assistant_idx ON crons (assistant_id)",
+        "CREATE INDEX crons_created_at_idx ON crons (created_at)",
+        "CREATE INDEX crons_metadata_idx ON crons USING gin (metadata jsonb_path_ops)"}},
   };
   return all;
 }
@@ -527,6 +550,9 @@ const std::vector<Migration>& migrations() {
 constexpr const char* kMigrationLockKey = "7305617312519028481";
 // Advisory locks on thread ids (two-int form: this class, hashtext(thread_id)) while claiming.
 constexpr const char* kThreadLockClass = "1279742804";
+// Another class of advisory locks on a thread: lock_thread's, for writes checked against the
+// thread's runs (independent of claims).
+constexpr const char* kThreadWriteLockClass = "1279742805";
 
 // ---------------------------------------------------------------------------------------------
 // Records <-> rows
@@ -766,15 +792,18 @@ struct PostgresStorage::Impl {
   // itself the planner walks that index whenever it overestimates the matches (an owner that
   // happens to be in the column's histogram sample), which reads most of the table for an owner
   // with few or old threads. Only the branch the count chooses runs (a one-time filter).
+  // Uncounted (`counted` false), the matches are counted only as far as that choice needs, the
+  // total stays 0, and one row past the page is read: the caller learns whether more follow.
   template <typename T, typename Decode>
   Page<T> page(const std::string& table, const char* columns, const std::string& where, Params params,
                const std::string& sort, const std::string& tie, bool descending, int offset, int limit,
-               bool selective_filter, Decode decode) {
+               bool selective_filter, bool counted, Decode decode) {
     const std::string direction = descending ? " DESC" : " ASC";
     const std::string ties = tie != sort ? ", " + tie + " ASC" : "";
-    const std::string bounds =
-        " LIMIT " + params.integer(std::max(limit, 0)) + " OFFSET " + params.integer(std::max(offset, 0));
+    const int64_t rows = std::max(limit, 0) + (counted ? int64_t{0} : int64_t{1});
+    const std::string bounds = " LIMIT " + params.integer(rows) + " OFFSET " + params.integer(std::max(offset, 0));
     const std::string select = std::string("SELECT ") + columns + " FROM " + table + " WHERE " + where;
+    const bool count_first = counted || selective_filter;
     std::string branches;
     if (selective_filter) {
       const std::string few = params.integer(static_cast<int64_t>(kSortMatchesBelow));
@@ -784,16 +813,21 @@ struct PostgresStorage::Impl {
     } else {
       branches = select + " ORDER BY " + sort + direction + ties + bounds;
     }
-    const std::string sql = "WITH matches AS (SELECT count(*) AS total FROM " + table + " WHERE " + where +
-                            ") SELECT page.*, matches.total FROM matches LEFT JOIN LATERAL (" + branches +
-                            ") AS page ON true ORDER BY page." + sort + direction +
-                            (ties.empty() ? "" : ", page." + tie + " ASC");
+    std::string sql = branches;
+    if (count_first) {
+      const std::string matches =
+          counted ? "SELECT count(*) AS total FROM " + table + " WHERE " + where
+                  : "SELECT count(*) AS total FROM (SELECT 1 FROM " + table + " WHERE " + where + " LIMIT " +
+                        params.integer(static_cast<int64_t>(kSortMatchesBelow)) + ") AS enough";
+      sql = "WITH matches AS (" + matches + ") SELECT page.*, matches.total FROM matches LEFT JOIN LATERAL (" +
+            branches + ") AS page ON true ORDER BY page." + sort + direction +
+            (ties.empty() ? "" : ", page." + tie + " ASC");
+    }
     return autocommit([&](Connection& conn) {
       Result result = conn.exec(sql, params.values());
       Page<T> page;
       if (result.rows() == 0) return page;
-      const int total_column = PQnfields(result.get()) - 1;
-      page.total = static_cast<size_t>(result.integer(0, total_column));
+      if (counted) page.total = static_cast<size_t>(result.integer(0, PQnfields(result.get()) - 1));
       for (int row = 0; row < result.rows(); ++row)
         if (!result.is_null(row, 0)) page.items.push_back(decode(result, row));
       return page;
@@ -858,6 +892,7 @@ std::vector<Assistant> PostgresStorage::assistant_versions(const std::string& as
 bool PostgresStorage::delete_assistant(const std::string& assistant_id) {
   return impl_->transaction([&](Connection& conn) {
     conn.exec("DELETE FROM assistant_versions WHERE assistant_id = $1::text", {assistant_id});
+    conn.exec("DELETE FROM crons WHERE assistant_id = $1::text", {assistant_id});
     return conn.exec("DELETE FROM assistants WHERE assistant_id = $1::text", {assistant_id}).affected() > 0;
   });
 }
@@ -873,7 +908,8 @@ Page<Assistant> PostgresStorage::search_assistants(const AssistantQuery& q) {
   if (q.sort_by == "assistant_id" || q.sort_by == "graph_id" || q.sort_by == "name" || q.sort_by == "updated_at")
     sort = q.sort_by;
   return impl_->page<Assistant>("assistants", kAssistantColumns, where.empty() ? "TRUE" : join(where, " AND "), params,
-                                sort, "assistant_id", q.descending, q.offset, q.limit, !where.empty(), assistant_at);
+                                sort, "assistant_id", q.descending, q.offset, q.limit, !where.empty(), /*counted=*/true,
+                                assistant_at);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -922,22 +958,45 @@ bool PostgresStorage::delete_thread(const std::string& thread_id) {
     if (conn.exec("DELETE FROM threads WHERE thread_id = $1::text", {thread_id}).affected() == 0) return false;
     conn.exec("DELETE FROM checkpoints WHERE thread_id = $1::text", {thread_id});
     conn.exec("DELETE FROM runs WHERE thread_id = $1::text", {thread_id});
+    conn.exec("DELETE FROM crons WHERE thread_id = $1::text", {thread_id});
     return true;
   });
 }
 
-Page<Thread> PostgresStorage::search_threads(const ThreadQuery& q) {
-  Params params;
+namespace {
+// The WHERE of a thread search, with its parameters.
+std::string thread_conditions(const ThreadQuery& q, Params& params) {
   std::vector<std::string> where;
   if (!q.ids.empty()) where.push_back("thread_id = ANY(" + params.text_array(q.ids) + ")");
   if (q.status) where.push_back("status = " + params.text(*q.status));
   if (q.metadata != json::object()) where.push_back(contains_sql("metadata", q.metadata, params));
   if (!q.auth_filter.empty()) where.push_back(filter_sql(q.auth_filter, {"metadata"}, params));
   if (!q.values.empty()) where.push_back(contains_sql("state_values", q.values, params));
+  return where.empty() ? "" : join(where, " AND ");
+}
+}  // namespace
+
+ThreadPage PostgresStorage::search_threads(const ThreadQuery& q) {
+  ThreadPage out;
+  Params params;
+  const std::string where = thread_conditions(q, params);
   std::string sort = "created_at";
   if (q.sort_by == "thread_id" || q.sort_by == "status" || q.sort_by == "updated_at") sort = q.sort_by;
-  return impl_->page<Thread>("threads", kThreadColumns, where.empty() ? "TRUE" : join(where, " AND "), params, sort,
-                             "thread_id", q.descending, q.offset, q.limit, !where.empty(), thread_at);
+  auto page = impl_->page<Thread>("threads", kThreadColumns, where.empty() ? "TRUE" : where, params, sort, "thread_id",
+                                  q.descending, q.offset, q.limit, !where.empty(), /*counted=*/false, thread_at);
+  out.more = page.items.size() > static_cast<size_t>(std::max(q.limit, 0));
+  if (out.more) page.items.pop_back();
+  out.items = std::move(page.items);
+  return out;
+}
+
+size_t PostgresStorage::count_threads(const ThreadQuery& q) {
+  Params params;
+  const std::string where = thread_conditions(q, params);
+  return impl_->autocommit([&](Connection& conn) {
+    return static_cast<size_t>(
+        conn.exec("SELECT count(*) FROM threads" + (where.empty() ? "" : " WHERE " + where), params.values()).integer(0, 0));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -991,7 +1050,7 @@ Page<Run> PostgresStorage::list_runs(const RunQuery& q) {
   if (q.status) where += " AND status = " + params.text(*q.status);
   // runs_thread_idx (thread_id, created_at) gives the order directly.
   return impl_->page<Run>("runs", kRunColumns, where, params, "created_at", "run_id", /*descending=*/true, q.offset,
-                          q.limit, /*selective_filter=*/false, run_at);
+                          q.limit, /*selective_filter=*/false, /*counted=*/true, run_at);
 }
 
 bool PostgresStorage::delete_run(const std::string& run_id) {
@@ -1200,6 +1259,30 @@ void PostgresStorage::renew_leases(const std::string& worker, const std::string&
   });
 }
 
+// A session advisory lock on a connection of its own, held while the guard lives. The server's
+// own lock comes first, so that waiting for another server takes one connection, not the pool.
+Storage::Guard PostgresStorage::lock_thread(const std::string& thread_id) {
+  Guard local = Storage::lock_thread(thread_id);
+  std::shared_ptr<Pool::Lease> lease;
+  try {
+    lease = std::make_shared<Pool::Lease>(impl_->pool.acquire());
+    (**lease).exec(std::string("SELECT pg_advisory_lock(") + kThreadWriteLockClass + ", hashtext($1::text))", {thread_id});
+  } catch (const ConnectFailed& e) {
+    throw StorageUnavailable("the database is unavailable (" + impl_->pool.target().description + "): " + e.what());
+  } catch (const ConnectionLost& lost) {
+    if (lease) lease->discard();
+    throw StorageUnavailable(std::string("the database connection was lost: ") + lost.what());
+  }
+  return Guard(this, [local, lease, thread_id](void*) {
+    try {
+      (**lease).exec(std::string("SELECT pg_advisory_unlock(") + kThreadWriteLockClass + ", hashtext($1::text))",
+                     {thread_id});
+    } catch (const std::exception&) {
+      lease->discard();  // closing the session releases its locks
+    }
+  });
+}
+
 std::vector<Run> PostgresStorage::expired_runs(const std::string& now) {
   return impl_->autocommit([&](Connection& conn) {
     return all_rows<Run>(conn.exec(std::string("SELECT ") + kRunColumns +
@@ -1250,6 +1333,153 @@ void PostgresStorage::delete_events_before(const std::string& before) {
               "(SELECT 1 FROM run_events AS n WHERE n.run_id = e.run_id AND n.created_at >= $1::timestamptz)",
               {before})
         .affected();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crons
+
+namespace {
+
+const char* const kCronColumns =
+    "cron_id, assistant_id, thread_id, on_run_completed, end_time, schedule, timezone, created_at, updated_at, "
+    "payload, user_id, next_run_date, metadata, enabled, auth_user";
+
+Cron cron_at(const Result& r, int row) {
+  Cron c;
+  c.cron_id = r.text(row, 0);
+  c.assistant_id = r.text(row, 1);
+  c.thread_id = r.text(row, 2);
+  c.on_run_completed = r.text(row, 3);
+  c.end_time = r.text(row, 4);
+  c.schedule = r.text(row, 5);
+  c.timezone = r.text(row, 6);
+  c.created_at = r.text(row, 7);
+  c.updated_at = r.text(row, 8);
+  c.payload = r.jsonb(row, 9);
+  c.user_id = r.text(row, 10);
+  c.next_run_date = r.text(row, 11);
+  c.metadata = r.jsonb(row, 12);
+  c.enabled = r.boolean(row, 13);
+  c.auth_user = r.jsonb(row, 14);
+  return c;
+}
+
+std::vector<Param> cron_params(const Cron& c) {
+  return {c.cron_id,      c.assistant_id,       c.thread_id,  c.on_run_completed,  c.end_time,
+          c.schedule,     c.timezone,           c.created_at, c.updated_at,        to_text(c.payload),
+          c.user_id,      c.next_run_date,      to_text(c.metadata), c.enabled ? "true" : "false",
+          to_text(c.auth_user)};
+}
+
+constexpr const char* kCronValues =
+    "$1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::jsonb, $11::text, "
+    "$12::text, $13::jsonb, $14::boolean, $15::jsonb";
+
+}  // namespace
+
+bool PostgresStorage::create_cron(const Cron& cron) {
+  return impl_->transaction([&](Connection& conn) {
+    return conn
+               .exec(std::string("INSERT INTO crons (") + kCronColumns + ") VALUES (" + kCronValues +
+                         ") ON CONFLICT (cron_id) DO NOTHING",
+                     cron_params(cron))
+               .affected() == 1;
+  });
+}
+
+std::optional<Cron> PostgresStorage::get_cron(const std::string& cron_id) {
+  return impl_->autocommit([&](Connection& conn) {
+    return first_row<Cron>(
+        conn.exec(std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = $1::text", {cron_id}), cron_at);
+  });
+}
+
+bool PostgresStorage::update_cron(const std::string& cron_id, const std::function<void(Cron&)>& change) {
+  return impl_->transaction([&](Connection& conn) {
+    auto cron = first_row<Cron>(
+        conn.exec(std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = $1::text FOR UPDATE", {cron_id}),
+        cron_at);
+    if (!cron) return false;
+    change(*cron);
+    auto params = cron_params(*cron);
+    params[0] = cron_id;  // the row keeps its id
+    conn.exec(
+        "UPDATE crons SET assistant_id = $2::text, thread_id = $3::text, on_run_completed = $4::text, "
+        "end_time = $5::text, schedule = $6::text, timezone = $7::text, created_at = $8::text, updated_at = $9::text, "
+        "payload = $10::jsonb, user_id = $11::text, next_run_date = $12::text, metadata = $13::jsonb, "
+        "enabled = $14::boolean, auth_user = $15::jsonb WHERE cron_id = $1::text",
+        params);
+    return true;
+  });
+}
+
+bool PostgresStorage::delete_cron(const std::string& cron_id) {
+  return impl_->transaction([&](Connection& conn) {
+    return conn.exec("DELETE FROM crons WHERE cron_id = $1::text", {cron_id}).affected() > 0;
+  });
+}
+
+Page<Cron> PostgresStorage::search_crons(const CronQuery& q) {
+  Params params;
+  std::vector<std::string> where = {"TRUE"};
+  if (q.assistant_id) where.push_back("assistant_id = " + params.text(*q.assistant_id));
+  if (q.thread_id) where.push_back("thread_id = " + params.text(*q.thread_id));
+  if (q.enabled) where.push_back(std::string("enabled = ") + (*q.enabled ? "TRUE" : "FALSE"));
+  if (q.metadata != json::object()) where.push_back(contains_sql("metadata", q.metadata, params));
+  if (!q.auth_filter.empty()) where.push_back(filter_sql(q.auth_filter, {"metadata"}, params));
+  std::string sort = "created_at";
+  for (const char* column : {"cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "updated_at"})
+    if (q.sort_by == column) sort = column;
+  const std::string direction = q.descending ? " DESC" : " ASC";
+  const std::string order = " ORDER BY " + sort + direction + (sort == "cron_id" ? "" : ", cron_id ASC");
+  const std::string condition = join(where, " AND ");
+  // The count and the page in one statement: one snapshot.
+  const std::string sql = "WITH matches AS (SELECT count(*) AS total FROM crons WHERE " + condition +
+                          ") SELECT page.*, matches.total FROM matches LEFT JOIN LATERAL (SELECT " + kCronColumns +
+                          " FROM crons WHERE " + condition + order + " LIMIT " +
+                          params.integer(std::max(q.limit, 0)) + " OFFSET " + params.integer(std::max(q.offset, 0)) +
+                          ") AS page ON true" + (sort == "cron_id" ? " ORDER BY page.cron_id" + direction
+                                                                    : " ORDER BY page." + sort + direction +
+                                                                          ", page.cron_id ASC");
+  return impl_->autocommit([&](Connection& conn) {
+    Result result = conn.exec(sql, params.values());
+    Page<Cron> page;
+    if (result.rows() == 0) return page;
+    page.total = static_cast<size_t>(result.integer(0, PQnfields(result.get()) - 1));
+    for (int row = 0; row < result.rows(); ++row)
+      if (!result.is_null(row, 0)) page.items.push_back(cron_at(result, row));
+    return page;
+  });
+}
+
+std::vector<Cron> PostgresStorage::due_crons(const std::string& now, int limit) {
+  return impl_->autocommit([&](Connection& conn) {
+    return all_rows<Cron>(conn.exec(std::string("SELECT ") + kCronColumns +
+                                        " FROM crons WHERE enabled AND (end_time = '' OR end_time > $1::text) "
+                                        "AND next_run_date <= $1::text ORDER BY next_run_date, cron_id LIMIT $2::bigint",
+                                    {now, std::to_string(std::max(limit, 0))}),
+                          cron_at);
+  });
+}
+
+std::optional<std::string> PostgresStorage::next_cron_due(const std::string& now) {
+  return impl_->autocommit([&](Connection& conn) -> std::optional<std::string> {
+    Result result = conn.exec(
+        "SELECT min(next_run_date) FROM crons WHERE enabled AND (end_time = '' OR end_time > $1::text)", {now});
+    if (result.rows() == 0 || result.is_null(0, 0)) return std::nullopt;
+    return result.text(0, 0);
+  });
+}
+
+bool PostgresStorage::advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) {
+  // One UPDATE with the old date as its condition: of concurrent claims, the row lock lets one
+  // through and the others find the date changed.
+  return impl_->transaction([&](Connection& conn) {
+    return conn
+               .exec("UPDATE crons SET next_run_date = $3::text WHERE cron_id = $1::text AND next_run_date = $2::text",
+                     {cron_id, from, to})
+               .affected() == 1;
   });
 }
 

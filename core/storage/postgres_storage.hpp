@@ -35,12 +35,22 @@ class PostgresStorage final : public Storage {
   std::optional<Thread> get_thread(const std::string& thread_id) override;
   bool update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) override;
   bool delete_thread(const std::string& thread_id) override;
-  Page<Thread> search_threads(const ThreadQuery& query) override;
+  ThreadPage search_threads(const ThreadQuery& query) override;
+  size_t count_threads(const ThreadQuery& query) override;
 
   void put_run(const Run& run) override;
   std::optional<Run> get_run(const std::string& run_id) override;
   bool update_run(const std::string& run_id, const std::function<void(Run&)>& change) override;
   Page<Run> list_runs(const RunQuery& query) override;
+
+  bool create_cron(const Cron& cron) override;
+  std::optional<Cron> get_cron(const std::string& cron_id) override;
+  bool update_cron(const std::string& cron_id, const std::function<void(Cron&)>& change) override;
+  bool delete_cron(const std::string& cron_id) override;
+  Page<Cron> search_crons(const CronQuery& query) override;
+  std::vector<Cron> due_crons(const std::string& now, int limit) override;
+  std::optional<std::string> next_cron_due(const std::string& now) override;
+  bool advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) override;
 
   void put_checkpoint(const Checkpoint& checkpoint) override;
   std::optional<Checkpoint> latest_checkpoint(const std::string& thread_id) override;
@@ -61,6 +71,7 @@ class PostgresStorage final : public Storage {
   std::vector<Run> expired_runs(const std::string& now) override;
 
   bool shared() const override { return true; }
+  Guard lock_thread(const std::string& thread_id) override;
   void append_events(const std::string& run_id, const std::vector<StreamEvent>& events) override;
   std::vector<StreamEvent> read_events(const std::string& run_id, int64_t after_id, int limit) override;
   void delete_events_before(const std::string& before) override;

@@ -21,6 +21,24 @@ json Run::to_json() const {
           {"multitask_strategy", multitask_strategy}, {"created_at", created_at}, {"updated_at", updated_at}};
 }
 
+json Cron::to_json() const {
+  auto optional = [](const std::string& text) { return text.empty() ? json() : json(text); };
+  return {{"cron_id", cron_id},
+          {"assistant_id", assistant_id},
+          {"thread_id", optional(thread_id)},
+          {"on_run_completed", optional(on_run_completed)},
+          {"end_time", optional(end_time)},
+          {"schedule", schedule},
+          {"timezone", optional(timezone)},
+          {"created_at", created_at},
+          {"updated_at", updated_at},
+          {"payload", payload},
+          {"user_id", optional(user_id)},
+          {"next_run_date", optional(next_run_date)},
+          {"metadata", metadata},
+          {"enabled", enabled}};
+}
+
 json Checkpoint::to_state_json() const {
   auto ref = [&](const std::string& id) -> json {
     if (id.empty()) return nullptr;

@@ -62,6 +62,30 @@ struct Run {
   json to_json() const;
 };
 
+// A cron: a run payload created again on a schedule, on its thread or, without one, on a new
+// thread each time (stateless). Optional text fields are "" when unset (null in the API shape).
+struct Cron {
+  std::string cron_id;
+  std::string assistant_id;
+  std::string thread_id;         // "" for a stateless cron
+  std::string on_run_completed;  // stateless crons: "delete" or "keep" their run's thread
+  std::string end_time;          // no run after it
+  std::string schedule;
+  std::string timezone;          // IANA name; "" is UTC
+  std::string created_at;
+  std::string updated_at;
+  json payload = json::object();  // the run request body, assistant_id resolved
+  std::string user_id;            // the creator's identity
+  std::string next_run_date;
+  json metadata = json::object();
+  bool enabled = true;
+  // Not part of the API shape: the creator as the auth plugin authenticated them
+  // ({identity, permissions, ...}), null without auth. Runs the cron creates act as them.
+  json auth_user;
+
+  json to_json() const;
+};
+
 // The state of a thread after one superstep (or before the first: the input, step -1).
 struct Checkpoint {
   std::string thread_id;

@@ -135,6 +135,30 @@ CREATE TABLE items (
 );
 CREATE INDEX items_by_updated ON items (updated_at DESC, ns, key);
 )sql",
+    // 2: crons. Optional text fields hold '' when unset; crons_due serves the scheduler.
+    R"sql(
+CREATE TABLE crons (
+  cron_id TEXT PRIMARY KEY,
+  assistant_id TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  on_run_completed TEXT NOT NULL,
+  end_time TEXT NOT NULL,
+  schedule TEXT NOT NULL,
+  timezone TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  next_run_date TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  auth_user TEXT NOT NULL
+);
+CREATE INDEX crons_due ON crons (next_run_date) WHERE enabled = 1;
+CREATE INDEX crons_by_thread ON crons (thread_id);
+CREATE INDEX crons_by_assistant ON crons (assistant_id);
+CREATE INDEX crons_by_created ON crons (created_at DESC, cron_id);
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStorage::kSchemaVersion);
 
@@ -1488,6 +1512,7 @@ std::vector<Assistant> SqliteStorage::assistant_versions(const std::string& assi
 bool SqliteStorage::delete_assistant(const std::string& assistant_id) {
   return impl_->write([&](Conn& c) {
     Query(c, "DELETE FROM assistant_versions WHERE assistant_id = ?").bind(assistant_id).run();
+    Query(c, "DELETE FROM crons WHERE assistant_id = ?").bind(assistant_id).run();
     Query(c, "DELETE FROM assistants WHERE assistant_id = ?").bind(assistant_id).run();
     return sqlite3_changes(c.db) > 0;
   });
@@ -1607,31 +1632,42 @@ bool SqliteStorage::delete_thread(const std::string& thread_id) {
     Query(c, "DELETE FROM thread_metadata WHERE thread = ?").bind(row_id).run();
     Query(c, "DELETE FROM runs WHERE thread_id = ?").bind(thread_id).run();
     Query(c, "DELETE FROM checkpoints WHERE thread_id = ?").bind(thread_id).run();
+    Query(c, "DELETE FROM crons WHERE thread_id = ?").bind(thread_id).run();
     return true;
   });
 }
 
-Page<Thread> SqliteStorage::search_threads(const ThreadQuery& q) {
+ThreadPage SqliteStorage::search_threads(const ThreadQuery& q) {
   const ThreadSearch s = plan_thread_search(q);
-  return impl_->read_snapshot([&](Conn& c) {
-    Page<Thread> page;
-    {
-      // Without conditions on the thread row, counting the side table's range is enough.
-      const std::string from = s.side && !s.thread_conditions ? "thread_metadata m" : s.from;
-      Query count(c, s.unfiltered ? "SELECT (SELECT count(*) FROM threads) - (SELECT count(*) FROM threads WHERE "
-                                    "substr(metadata, 1, 1) <> '{')"
-                                  : "SELECT count(*) FROM " + from + s.where.where());
-      bind_all(count, s.where.params);
-      if (count.step()) page.total = static_cast<size_t>(count.integer(0));
-    }
-    if (q.limit > 0 && page.total > static_cast<size_t>(std::max(q.offset, 0))) {
-      Query rows(c, thread_page_sql(s));
-      auto params = s.where.params;
-      add_paging(params, q.limit, q.offset);
-      bind_all(rows, params);
-      while (rows.step()) page.items.push_back(read_thread(rows));
+  return impl_->read([&](Conn& c) {
+    ThreadPage page;
+    // One row past the page says whether more follow.
+    Query rows(c, thread_page_sql(s));
+    auto params = s.where.params;
+    params.push_back(Param::of_integer(int64_t{std::max(q.limit, 0)} + 1));
+    params.push_back(Param::of_integer(std::max(q.offset, 0)));
+    bind_all(rows, params);
+    while (rows.step()) {
+      if (page.items.size() == static_cast<size_t>(std::max(q.limit, 0))) {
+        page.more = true;
+        break;
+      }
+      page.items.push_back(read_thread(rows));
     }
     return page;
+  });
+}
+
+size_t SqliteStorage::count_threads(const ThreadQuery& q) {
+  const ThreadSearch s = plan_thread_search(q);
+  return impl_->read([&](Conn& c) {
+    // Without conditions on the thread row, counting the side table's range is enough.
+    const std::string from = s.side && !s.thread_conditions ? "thread_metadata m" : s.from;
+    Query count(c, s.unfiltered ? "SELECT (SELECT count(*) FROM threads) - (SELECT count(*) FROM threads WHERE "
+                                  "substr(metadata, 1, 1) <> '{')"
+                                : "SELECT count(*) FROM " + from + s.where.where());
+    bind_all(count, s.where.params);
+    return count.step() ? static_cast<size_t>(count.integer(0)) : size_t{0};
   });
 }
 
@@ -1934,6 +1970,165 @@ std::vector<std::vector<std::string>> SqliteStorage::list_namespaces(const Names
     std::vector<std::vector<std::string>> out;
     while (rows.step()) out.push_back(decode_path(rows.blob(0)));
     return out;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crons
+
+namespace {
+
+constexpr const char* kCronColumns =
+    "cron_id, assistant_id, thread_id, on_run_completed, end_time, schedule, timezone, created_at, updated_at, "
+    "payload, user_id, next_run_date, metadata, enabled, auth_user";
+
+Cron read_cron(Query& q) {
+  Cron c;
+  c.cron_id = q.string(0);
+  c.assistant_id = q.string(1);
+  c.thread_id = q.string(2);
+  c.on_run_completed = q.string(3);
+  c.end_time = q.string(4);
+  c.schedule = q.string(5);
+  c.timezone = q.string(6);
+  c.created_at = q.string(7);
+  c.updated_at = q.string(8);
+  c.payload = q.json_or(9, json::object());
+  c.user_id = q.string(10);
+  c.next_run_date = q.string(11);
+  c.metadata = q.json_or(12, json::object());
+  c.enabled = q.integer(13) != 0;
+  c.auth_user = q.json_or(14, json());
+  return c;
+}
+
+// Binds every column of kCronColumns but cron_id, in order.
+Query& bind_cron_fields(Query& q, const Cron& c) {
+  return q.bind(c.assistant_id)
+      .bind(c.thread_id)
+      .bind(c.on_run_completed)
+      .bind(c.end_time)
+      .bind(c.schedule)
+      .bind(c.timezone)
+      .bind(c.created_at)
+      .bind(c.updated_at)
+      .bind(to_text(c.payload))
+      .bind(c.user_id)
+      .bind(c.next_run_date)
+      .bind(to_text(c.metadata))
+      .bind(c.enabled ? 1 : 0)
+      .bind(to_text(c.auth_user));
+}
+
+// Enabled, not past its end_time at `now` (the first parameter, twice).
+constexpr const char* kCronLive = "enabled = 1 AND (end_time = '' OR end_time > ?)";
+
+}  // namespace
+
+bool SqliteStorage::create_cron(const Cron& cron) {
+  return impl_->write([&](Conn& c) {
+    Query q(c, std::string("INSERT INTO crons (") + kCronColumns +
+                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cron_id) DO NOTHING");
+    q.bind(cron.cron_id);
+    bind_cron_fields(q, cron).run();
+    return sqlite3_changes(c.db) > 0;
+  });
+}
+
+std::optional<Cron> SqliteStorage::get_cron(const std::string& cron_id) {
+  return impl_->read([&](Conn& c) -> std::optional<Cron> {
+    Query q(c, std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = ?");
+    q.bind(cron_id);
+    if (!q.step()) return std::nullopt;
+    return read_cron(q);
+  });
+}
+
+bool SqliteStorage::update_cron(const std::string& cron_id, const std::function<void(Cron&)>& change) {
+  return impl_->write([&](Conn& c) {
+    Cron cron;
+    {
+      Query q(c, std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = ?");
+      q.bind(cron_id);
+      if (!q.step()) return false;
+      cron = read_cron(q);
+    }
+    change(cron);
+    Query q(c,
+            "UPDATE crons SET assistant_id = ?, thread_id = ?, on_run_completed = ?, end_time = ?, schedule = ?, "
+            "timezone = ?, created_at = ?, updated_at = ?, payload = ?, user_id = ?, next_run_date = ?, metadata = ?, "
+            "enabled = ?, auth_user = ? WHERE cron_id = ?");
+    bind_cron_fields(q, cron).bind(cron_id).run();
+    return true;
+  });
+}
+
+bool SqliteStorage::delete_cron(const std::string& cron_id) {
+  return impl_->write([&](Conn& c) {
+    Query(c, "DELETE FROM crons WHERE cron_id = ?").bind(cron_id).run();
+    return sqlite3_changes(c.db) > 0;
+  });
+}
+
+Page<Cron> SqliteStorage::search_crons(const CronQuery& q) {
+  Conditions where;
+  if (q.assistant_id) where.add("assistant_id = ?", Param::of_text(*q.assistant_id));
+  if (q.thread_id) where.add("thread_id = ?", Param::of_text(*q.thread_id));
+  if (q.enabled) where.add("enabled = ?", Param::of_integer(*q.enabled ? 1 : 0));
+  add_contains(where, "metadata", q.metadata);
+  add_filter(where, "metadata", q.auth_filter);
+  std::string key = "created_at";
+  for (const char* column : {"cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "updated_at"})
+    if (q.sort_by == column) key = column;
+  std::string order = " ORDER BY " + key + (q.descending ? " DESC" : " ASC");
+  if (key != "cron_id") order += ", cron_id ASC";
+  const std::string filter = " FROM crons" + where.where();
+  return impl_->read_snapshot([&](Conn& c) {
+    Page<Cron> page;
+    {
+      Query count(c, "SELECT count(*)" + filter);
+      bind_all(count, where.params);
+      if (count.step()) page.total = static_cast<size_t>(count.integer(0));
+    }
+    if (q.limit > 0 && page.total > 0) {
+      Query rows(c, std::string("SELECT ") + kCronColumns + filter + order + " LIMIT ? OFFSET ?");
+      auto params = where.params;
+      add_paging(params, q.limit, q.offset);
+      bind_all(rows, params);
+      while (rows.step()) page.items.push_back(read_cron(rows));
+    }
+    return page;
+  });
+}
+
+std::vector<Cron> SqliteStorage::due_crons(const std::string& now, int limit) {
+  return impl_->read([&](Conn& c) {
+    Query q(c, std::string("SELECT ") + kCronColumns + " FROM crons WHERE " + kCronLive +
+                   " AND next_run_date <= ? ORDER BY next_run_date, cron_id LIMIT ?");
+    q.bind(now).bind(now).bind(std::max(limit, 0));
+    std::vector<Cron> out;
+    while (q.step()) out.push_back(read_cron(q));
+    return out;
+  });
+}
+
+std::optional<std::string> SqliteStorage::next_cron_due(const std::string& now) {
+  return impl_->read([&](Conn& c) -> std::optional<std::string> {
+    Query q(c, std::string("SELECT min(next_run_date) FROM crons WHERE ") + kCronLive);
+    q.bind(now);
+    if (!q.step() || q.text(0).data() == nullptr) return std::nullopt;
+    return q.string(0);
+  });
+}
+
+bool SqliteStorage::advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) {
+  return impl_->write([&](Conn& c) {
+    Query(c, "UPDATE crons SET next_run_date = ? WHERE cron_id = ? AND next_run_date = ?")
+        .bind(to)
+        .bind(cron_id)
+        .bind(from)
+        .run();
+    return sqlite3_changes(c.db) > 0;
   });
 }
 

@@ -20,7 +20,7 @@ namespace lgs {
 class SqliteStorage final : public Storage {
  public:
   // The schema version this build creates and migrates to (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Creates the file (and its folder) when missing, locks it to this object and migrates its
   // schema. Throws StartupError naming the file when that fails, when another live server holds
@@ -40,12 +40,22 @@ class SqliteStorage final : public Storage {
   std::optional<Thread> get_thread(const std::string& thread_id) override;
   bool update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) override;
   bool delete_thread(const std::string& thread_id) override;
-  Page<Thread> search_threads(const ThreadQuery& query) override;
+  ThreadPage search_threads(const ThreadQuery& query) override;
+  size_t count_threads(const ThreadQuery& query) override;
 
   void put_run(const Run& run) override;
   std::optional<Run> get_run(const std::string& run_id) override;
   bool update_run(const std::string& run_id, const std::function<void(Run&)>& change) override;
   Page<Run> list_runs(const RunQuery& query) override;
+
+  bool create_cron(const Cron& cron) override;
+  std::optional<Cron> get_cron(const std::string& cron_id) override;
+  bool update_cron(const std::string& cron_id, const std::function<void(Cron&)>& change) override;
+  bool delete_cron(const std::string& cron_id) override;
+  Page<Cron> search_crons(const CronQuery& query) override;
+  std::vector<Cron> due_crons(const std::string& now, int limit) override;
+  std::optional<std::string> next_cron_due(const std::string& now) override;
+  bool advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) override;
 
   void put_checkpoint(const Checkpoint& checkpoint) override;
   std::optional<Checkpoint> latest_checkpoint(const std::string& thread_id) override;

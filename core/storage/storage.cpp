@@ -15,4 +15,10 @@ std::vector<StreamEvent> Storage::read_events(const std::string&, int64_t, int) 
 
 void Storage::delete_events_before(const std::string&) {}
 
+// A database used by one server: its own lock is enough.
+Storage::Guard Storage::lock_thread(const std::string&) {
+  thread_lock_.lock();
+  return Guard(this, [this](void*) { thread_lock_.unlock(); });
+}
+
 }  // namespace lgs

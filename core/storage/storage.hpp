@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -52,6 +53,19 @@ struct RunQuery {
   int offset = 0;
 };
 
+struct CronQuery {
+  json auth_filter = json::object();  // an authorization filter on metadata
+  json metadata = json::object();     // every key must equal (JSON containment)
+  std::optional<std::string> assistant_id;
+  std::optional<std::string> thread_id;
+  std::optional<bool> enabled;
+  int limit = 10;
+  int offset = 0;
+  // cron_id | assistant_id | thread_id | next_run_date | end_time | created_at | updated_at
+  std::string sort_by = "created_at";
+  bool descending = true;
+};
+
 struct ItemQuery {
   std::vector<std::string> namespace_prefix;
   json value_filter = json::object();  // the request's filter: equality on value fields
@@ -75,6 +89,13 @@ struct Page {
   size_t total = 0;  // matches before limit/offset
 };
 
+// One page of a thread search, not counted (as LangGraph's server does not count them: a count
+// reads every match, and a user may have millions). `more` says whether a match follows it.
+struct ThreadPage {
+  std::vector<Thread> items;
+  bool more = false;
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -91,15 +112,34 @@ class Storage {
   virtual std::optional<Thread> get_thread(const std::string& thread_id) = 0;
   // Applies `change` to the stored thread atomically; false when it does not exist.
   virtual bool update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) = 0;
-  // Deletes the thread and its runs; false when it does not exist.
+  // Deletes the thread with its runs, checkpoints and crons; false when it does not exist.
   virtual bool delete_thread(const std::string& thread_id) = 0;
-  virtual Page<Thread> search_threads(const ThreadQuery& query) = 0;
+  virtual ThreadPage search_threads(const ThreadQuery& query) = 0;
+  virtual size_t count_threads(const ThreadQuery& query) = 0;  // every match: limit and offset ignored
 
   // Runs
   virtual void put_run(const Run& run) = 0;
   virtual std::optional<Run> get_run(const std::string& run_id) = 0;
   virtual bool update_run(const std::string& run_id, const std::function<void(Run&)>& change) = 0;
   virtual Page<Run> list_runs(const RunQuery& query) = 0;
+
+  // Crons. The crons of a thread or an assistant are deleted with it. create returns false
+  // when the id is taken.
+  virtual bool create_cron(const Cron& cron) = 0;
+  virtual std::optional<Cron> get_cron(const std::string& cron_id) = 0;
+  // Applies `change` to the stored cron atomically; false when it does not exist.
+  virtual bool update_cron(const std::string& cron_id, const std::function<void(Cron&)>& change) = 0;
+  virtual bool delete_cron(const std::string& cron_id) = 0;
+  virtual Page<Cron> search_crons(const CronQuery& query) = 0;
+  // Enabled crons whose next_run_date is not after `now` and whose end_time (if any) is after
+  // it, earliest next_run_date first, at most `limit`.
+  virtual std::vector<Cron> due_crons(const std::string& now, int limit) = 0;
+  // The earliest next_run_date of an enabled cron whose end_time (if any) is after `now`.
+  virtual std::optional<std::string> next_cron_due(const std::string& now) = 0;
+  // Sets next_run_date to `to` if it still is `from`, and says whether it did: of every server
+  // on the database advancing the same cron from the same date, exactly one succeeds. The
+  // scheduler claims a tick this way.
+  virtual bool advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) = 0;
 
   // Checkpoints of a thread, kept until the thread is deleted.
   virtual void put_checkpoint(const Checkpoint& checkpoint) = 0;  // replaces one with the same id
@@ -138,12 +178,21 @@ class Storage {
   // finds at start as orphaned, and keeps live run streams in its own memory.
   virtual bool shared() const { return false; }
 
+  // Holds off anyone else locking the same thread, on every server of the database, until the
+  // returned guard goes: for a check and a write that must not interleave with another's (a run
+  // refused while another is in flight on its thread). Locks are taken one at a time per server.
+  using Guard = std::shared_ptr<void>;
+  virtual Guard lock_thread(const std::string& thread_id);
+
   // Live run events, kept only by shared databases so that any server can stream any run.
   // Appends in id order; reads the events with id > after_id, oldest first, at most `limit`.
   virtual void append_events(const std::string& run_id, const std::vector<StreamEvent>& events);
   virtual std::vector<StreamEvent> read_events(const std::string& run_id, int64_t after_id, int limit);
   // Forgets the events of runs that were last appended to before `before`.
   virtual void delete_events_before(const std::string& before);
+
+ private:
+  std::mutex thread_lock_;
 };
 
 // Opens the storage a database URI names:

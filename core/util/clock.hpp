@@ -1,6 +1,9 @@
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace lgs {
 
@@ -9,5 +12,11 @@ namespace lgs {
 std::string now_iso8601();
 // The same format, `seconds` from now (negative: in the past).
 std::string iso8601_from_now(double seconds);
+// A time point in that format.
+std::string format_iso8601(std::chrono::system_clock::time_point time);
+// An ISO 8601 date and time as clients send them: "2026-05-01T12:00:00Z", with an offset
+// ("+02:00", "+0200"), fractions of a second, a space for the "T", or a date alone (midnight);
+// no offset means UTC. nullopt when it is not one.
+std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text);
 
 }  // namespace lgs

@@ -15,8 +15,8 @@ static Auth make() {
   Auth auth;
   auth.authenticate(tutorial::authenticate);
 
-  // Everything: stamp the owner on what is created or updated (a run's metadata too), and only
-  // show the user's own. Only those actions read the value: reads, searches and deletes are
+  // Everything: stamp the owner on what is created or updated (a run's and a cron's metadata
+  // too), and only show the user's own. Only those actions read the value: reads, searches and deletes are
   // decided without it, so the server does not even send it.
   auth.on(
       [](const AuthContext& ctx, Value& value) -> Result {

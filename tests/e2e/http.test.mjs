@@ -353,6 +353,27 @@ describe('request validation', () => {
     }
   });
 
+  test('a thread search names the next page instead of counting; /threads/count counts', T, async () => {
+    const tag = randomUUID();
+    for (let i = 0; i < 5; i++) {
+      const res = await call('POST', '/threads', { metadata: { tag } });
+      assert.equal(res.status, 200, res.text);
+    }
+    const page = async (limit, offset) => {
+      const res = await call('POST', '/threads/search', { metadata: { tag }, limit, offset });
+      assert.equal(res.status, 200, res.text);
+      return [res.json.length, res.headers.get('x-pagination-total'), res.headers.get('x-pagination-next')];
+    };
+    assert.deepEqual(await page(2, 0), [2, '3', '2']);
+    assert.deepEqual(await page(2, 2), [2, '5', '4']);
+    assert.deepEqual(await page(2, 4), [1, '5', null]);
+    assert.deepEqual(await page(5, 0), [5, '5', null]);
+    assert.deepEqual(await page(2, 9), [0, '9', null]);
+    const count = await call('POST', '/threads/count', { metadata: { tag } });
+    assert.equal(count.status, 200, count.text);
+    assert.equal(count.json, 5);
+  });
+
   test('unknown routes are a JSON 404', T, async () => {
     assertJsonError(await call('GET', '/no/such/route'), 404, 'GET /no/such/route');
   });

@@ -164,7 +164,7 @@ TEST_SUITE("storage.postgres") {
     CHECK(a.get_thread("t1")->status == "busy");
     ThreadQuery q;
     q.auth_filter = {{"owner", "alice"}};
-    CHECK(b.search_threads(q).total == 1);
+    CHECK(b.count_threads(q) == 1);
     CHECK(a.delete_thread("t1"));
     CHECK_FALSE(b.get_thread("t1"));
   }
@@ -183,6 +183,29 @@ TEST_SUITE("storage.postgres") {
       });
     for (auto& w : workers) w.join();
     CHECK(a.get_thread("t")->metadata["count"] == 120);
+  }
+
+  TEST_CASE("lock_thread holds off the same thread on another server, not other threads") {
+    SKIP_WITHOUT_POSTGRES();
+    TestDatabase db;
+    PostgresStorage a(db.uri()), b(db.uri()), c(db.uri());
+    std::atomic<bool> b_locked{false};
+    auto held = a.lock_thread("t1");
+    std::thread other([&] {
+      auto guard = b.lock_thread("t1");
+      b_locked = true;
+    });
+    {
+      auto unrelated = c.lock_thread("t2");  // another thread: not held off
+      CHECK(unrelated);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK_FALSE(b_locked.load());  // still waiting for a's lock
+    held.reset();
+    other.join();
+    CHECK(b_locked.load());
+    auto again = a.lock_thread("t1");  // b released it
+    CHECK(again);
   }
 
   TEST_CASE("claim_run on two servers claims each run once and never two runs of a thread at once") {
@@ -525,7 +548,8 @@ TEST_SUITE("storage.postgres") {
           auto expected = memory.search_threads(q);
           auto got = pg.search_threads(q);
           CHECK_MESSAGE(ids_of(got.items) == ids_of(expected.items), filter.dump() << " " << sort << " " << descending);
-          CHECK(got.total == expected.total);
+          CHECK(got.more == expected.more);
+          CHECK(pg.count_threads(q) == memory.count_threads(q));
           q.offset = 3;
           q.limit = 4;
           CHECK_MESSAGE(ids_of(pg.search_threads(q).items) == ids_of(memory.search_threads(q).items), filter.dump());
@@ -549,7 +573,7 @@ TEST_SUITE("storage.postgres") {
     {
       ThreadQuery q;
       q.offset = 200;
-      CHECK(pg.search_threads(q).total == 150);
+      CHECK(pg.count_threads(q) == 150);
       CHECK(pg.search_threads(q).items.empty());
     }
 

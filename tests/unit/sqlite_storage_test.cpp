@@ -76,7 +76,7 @@ void create_all(SqliteStorage& s, const std::vector<Thread>& threads) {
   for (auto& writer : writers) writer.join();
 }
 
-std::vector<std::string> ids_of(const Page<Thread>& page) {
+std::vector<std::string> ids_of(const ThreadPage& page) {
   std::vector<std::string> ids;
   for (const auto& t : page.items) ids.push_back(t.thread_id);
   return ids;
@@ -147,7 +147,7 @@ TEST_SUITE("storage.sqlite") {
     CHECK(t->values == json{{"messages", {"hi"}}});
     ThreadQuery by_owner;
     by_owner.auth_filter = {{"owner", "alice"}};
-    CHECK(s.search_threads(by_owner).total == 1);
+    CHECK(s.count_threads(by_owner) == 1);
 
     auto r = s.get_run("r1");
     REQUIRE(r);
@@ -304,7 +304,7 @@ TEST_SUITE("storage.sqlite") {
     ThreadQuery q;
     q.auth_filter = {{"owner", {{"$ne", "bob"}}}};
     q.values = {{"x", 1}};
-    CHECK(s.search_threads(q).total == 0);
+    CHECK(s.count_threads(q) == 0);
     ItemQuery items;
     items.auth_filter = {{"key", "k"}};
     CHECK_NOTHROW(s.search_items(items));
@@ -355,15 +355,16 @@ TEST_SUITE("storage.sqlite") {
 
     ThreadQuery all;
     all.limit = 0;
-    CHECK(s.search_threads(all).total == kThreads * kEach + 1);
+    CHECK(s.count_threads(all) == kThreads * kEach + 1);
     ThreadQuery thief;
     thief.auth_filter = {{"owner", "thief"}};
-    CHECK(s.search_threads(thief).total == 0);
+    CHECK(s.count_threads(thief) == 0);
     ThreadQuery one_user;
     one_user.auth_filter = {{"owner", "user-3"}};
     one_user.limit = 1000;
     const auto page = s.search_threads(one_user);
-    CHECK(page.total == kEach);
+    CHECK(s.count_threads(one_user) == kEach);
+    CHECK_FALSE(page.more);
     REQUIRE(page.items.size() == kEach);
     CHECK(page.items.front().thread_id == fmt::format("t-3-{}", kEach - 1));  // newest first
 
@@ -393,24 +394,25 @@ TEST_SUITE("storage.sqlite") {
     q.auth_filter = {{"owner", "user-7"}};
     CHECK(plan_of(q).find("TEMP B-TREE") == std::string::npos);  // already in created_at order
     auto page = s.search_threads(q);
-    CHECK(page.total == 20);
+    CHECK(s.count_threads(q) == 20);
+    CHECK(page.more);
     CHECK(ids_of(page).front() == "t01907");
 
     q.auth_filter = {{"$and", {{{"owner", {{"$eq", "user-7"}}}}, {{"tags", {{"$contains", "odd"}}}}}}};
     plan_of(q);
-    CHECK(s.search_threads(q).total == 20);
+    CHECK(s.count_threads(q) == 20);
 
     q.auth_filter = {{"owner", {{"$in", {"user-1", "user-2"}}}}};
     plan_of(q);
     page = s.search_threads(q);
-    CHECK(page.total == 40);
+    CHECK(s.count_threads(q) == 40);
     CHECK(ids_of(page).front() == "t01902");
 
     q.auth_filter = json::object();
     q.metadata = {{"owner", "user-8"}, {"tags", {"even"}}};
     q.sort_by = "updated_at";
     plan_of(q);
-    CHECK(s.search_threads(q).total == 20);
+    CHECK(s.count_threads(q) == 20);
   }
 
   TEST_CASE("the same answers as MemoryStorage on random operations") {
@@ -470,8 +472,8 @@ TEST_SUITE("storage.sqlite") {
       return filter;
     };
     auto thread_id = [&] { return fmt::format("t{}", pick(40)); };
-    auto same_threads = [](const Page<Thread>& a, const Page<Thread>& b) {
-      CHECK(a.total == b.total);
+    auto same_threads = [](const ThreadPage& a, const ThreadPage& b) {
+      CHECK(a.more == b.more);
       REQUIRE(a.items.size() == b.items.size());
       for (size_t i = 0; i < a.items.size(); ++i) CHECK(a.items[i].to_json() == b.items[i].to_json());
     };
@@ -635,6 +637,7 @@ TEST_SUITE("storage.sqlite") {
           q.offset = pick(3);
           INFO("query " << q.auth_filter.dump() << " metadata " << q.metadata.dump() << " sort " << q.sort_by);
           same_threads(sqlite.search_threads(q), memory.search_threads(q));
+          CHECK(sqlite.count_threads(q) == memory.count_threads(q));
           break;
         }
       }

@@ -393,6 +393,8 @@ void expect_same(const StreamEvent& got, const StreamEvent& want, const std::str
   SAME_FIELD(data);
 }
 
+void expect_same(const Cron& got, const Cron& want, const std::string& what = "cron");  // with the crons' tests
+
 // Compares a stored record with the one expected; fails the test when it is missing.
 template <typename T>
 void expect_stored(const std::optional<T>& got, const T& want, const std::string& what) {
@@ -748,7 +750,7 @@ STORAGE_TEST(threads_create_get, "threads: create, get, and create of a taken id
   expect_stored(s.get_thread("t2"), fresh, "t2");
   CHECK(s.get_thread("t2")->values.is_null());
   CHECK(s.get_thread("t2")->error.is_null());
-  CHECK(s.search_threads({}).total == 2);
+  CHECK(s.count_threads({}) == 2);
 }
 
 STORAGE_TEST(threads_update, "threads: update_thread changes the stored thread and sees its current state") {
@@ -931,10 +933,10 @@ STORAGE_TEST(threads_search_filters, "threads: search by ids, status, metadata a
   ThreadQuery q;
   q.ids = {"t2", "t3", "nope"};
   CHECK(thread_ids(s, q) == "t2,t3");
-  CHECK(s.search_threads(q).total == 2);
+  CHECK(s.count_threads(q) == 2);
   q.ids = {"t3", "t3", "t1"};
   CHECK(thread_ids(s, q) == "t1,t3");
-  CHECK(s.search_threads(q).total == 2);
+  CHECK(s.count_threads(q) == 2);
   q = {};
   q.status = "busy";
   CHECK(thread_ids(s, q) == "t2");
@@ -1050,7 +1052,7 @@ STORAGE_TEST(threads_auth_filter, "threads: auth filter with every operator") {
   CHECK(thread_ids(s, q) == "");
   q.auth_filter = {{"owner", "alice"}};
   CHECK(thread_ids(s, q) == "t1");
-  CHECK(s.search_threads(q).total == 1);
+  CHECK(s.count_threads(q) == 1);
 }
 
 STORAGE_TEST(threads_sort_paginate, "threads: sort by thread_id, status, created_at, updated_at both ways; limit, offset, total") {
@@ -1086,30 +1088,40 @@ STORAGE_TEST(threads_sort_paginate, "threads: sort by thread_id, status, created
   // Pagination over 12 threads in all (the four above and eight more).
   for (int i = 5; i <= 12; ++i) add("t-" + std::string(1, static_cast<char>('a' + i)), "idle", 10 + i, 30 + i);
   ThreadQuery q;  // created_at, newest first, 10 at most
+  CHECK(s.count_threads(q) == 12);
   auto page = s.search_threads(q);
-  CHECK(page.total == 12);
+  CHECK(page.more);
   CHECK(page.items.size() == 10);
   CHECK(keys(page.items) == "t-m,t-l,t-k,t-j,t-i,t-h,t-g,t-f,t-3,t-1");
   q.limit = 5;
   q.offset = 8;
   page = s.search_threads(q);
   CHECK(keys(page.items) == "t-3,t-1,t-4,t-2");
-  CHECK(page.total == 12);
+  CHECK_FALSE(page.more);
+  q.offset = 7;  // exactly the last five
+  page = s.search_threads(q);
+  CHECK(keys(page.items) == "t-f,t-3,t-1,t-4,t-2");
+  CHECK_FALSE(page.more);
+  q.offset = 6;
+  page = s.search_threads(q);
+  CHECK(keys(page.items) == "t-g,t-f,t-3,t-1,t-4");
+  CHECK(page.more);
   q.offset = 12;
   page = s.search_threads(q);
   CHECK(page.items.empty());
-  CHECK(page.total == 12);
+  CHECK_FALSE(page.more);
   q.offset = 0;
   q.limit = 0;
   page = s.search_threads(q);
   CHECK(page.items.empty());
-  CHECK(page.total == 12);
+  CHECK(s.count_threads(q) == 12);  // limit and offset do not matter
   q.limit = 3;
   q.status = "idle";
   q.descending = false;
   page = s.search_threads(q);
   CHECK(keys(page.items) == "t-1,t-f,t-g");
-  CHECK(page.total == 9);
+  CHECK(page.more);
+  CHECK(s.count_threads(q) == 9);
 }
 
 STORAGE_TEST(threads_sort_ties, "threads: ties in the sort field keep thread_id order both ways, pages do not overlap") {
@@ -1163,10 +1175,9 @@ STORAGE_TEST(threads_search_follows_changes, "threads: searches follow metadata,
     q.metadata = std::move(metadata);
     q.sort_by = by;
     q.descending = descending;
-    auto page = s.search_threads(q);
     std::string out;
-    for (const auto& t : page.items) out += t.thread_id.substr(1);
-    return out + "/" + std::to_string(page.total);
+    for (const auto& t : s.search_threads(q).items) out += t.thread_id.substr(1);
+    return out + "/" + std::to_string(s.count_threads(q));
   };
   CHECK(search({{"owner", "alice"}}) == "531/3");
   CHECK(search({}, {{"owner", "bob"}}) == "642/3");
@@ -1238,7 +1249,7 @@ STORAGE_TEST(largest_limits, "searches and lists take the largest limit and offs
   CHECK(keys(s.search_threads(tq).items) == "t3,t2,t1");
   tq.offset = kMax;
   CHECK(s.search_threads(tq).items.empty());
-  CHECK(s.search_threads(tq).total == 3);
+  CHECK(s.count_threads(tq) == 3);
   RunQuery rq;
   rq.thread_id = "t1";
   rq.limit = kMax;
@@ -1283,7 +1294,7 @@ STORAGE_TEST(threads_create_concurrent, "threads: of many creates of one id at o
   REQUIRE(t.has_value());
   const int creator = t->metadata.value("creator", -1);
   CHECK(t->created_at == ts(creator));
-  CHECK(s.search_threads({}).total == 1);
+  CHECK(s.count_threads({}) == 1);
 }
 
 // =============================================================================================
@@ -2419,4 +2430,304 @@ PERSISTENT_STORAGE_TEST(killed_server, "durability: what a call acknowledged sur
   expect_stored(s.get_item({"ns"}, "k"), make_item({"ns"}, "k", {{"v", 1}}, 1, 1), "the item");
   CHECK(key_set(s.expired_runs(ts(20))) == "");
   CHECK(key_set(s.expired_runs(ts(21))) == "r1");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crons
+
+namespace {
+
+Cron make_cron(const std::string& id, int created = 1, json metadata = json::object()) {
+  Cron c;
+  c.cron_id = id;
+  c.assistant_id = "asst-1";
+  c.schedule = "*/5 * * * *";
+  c.created_at = ts(created);
+  c.updated_at = ts(created);
+  c.next_run_date = ts(created + 300);
+  c.payload = {{"assistant_id", "asst-1"},
+               {"input", {{"messages", json::array({{{"role", "user"}, {"content", "tick " + id}}})}}},
+               {"config", {{"configurable", {{"cron_id", id}}}}}};
+  c.metadata = std::move(metadata);
+  c.user_id = "alice";
+  c.auth_user = {{"identity", "alice"}, {"permissions", {"read"}}, {"is_authenticated", true}, {"team", "x"}};
+  return c;
+}
+
+void expect_same(const Cron& got, const Cron& want, const std::string& what) {
+  SAME_FIELD(cron_id);
+  SAME_FIELD(assistant_id);
+  SAME_FIELD(thread_id);
+  SAME_FIELD(on_run_completed);
+  SAME_FIELD(end_time);
+  SAME_FIELD(schedule);
+  SAME_FIELD(timezone);
+  SAME_FIELD(created_at);
+  SAME_FIELD(updated_at);
+  SAME_FIELD(payload);
+  SAME_FIELD(user_id);
+  SAME_FIELD(next_run_date);
+  SAME_FIELD(metadata);
+  CHECK_MESSAGE(got.enabled == want.enabled, what << ".enabled");
+  SAME_FIELD(auth_user);
+}
+
+std::string cron_ids(const std::vector<Cron>& crons) {
+  std::string out;
+  for (const auto& c : crons) out += (out.empty() ? "" : ",") + c.cron_id;
+  return out;
+}
+
+std::string cron_ids(Storage& s, CronQuery q) { return cron_ids(s.search_crons(q).items); }
+
+}  // namespace
+
+STORAGE_TEST(crons_create_get_update_delete, "crons: create, get, update every field, delete; a taken id is refused") {
+  Storage& s = backend.storage();
+  Cron stateless = make_cron("c1", 1, {{"owner", "alice"}, {"tricky", tricky_json()}});
+  stateless.on_run_completed = "keep";
+  stateless.end_time = ts(5000);
+  stateless.timezone = "Europe/Paris";
+  REQUIRE(s.create_cron(stateless));
+  expect_stored(s.get_cron("c1"), stateless, "stateless cron");
+  Cron on_thread = make_cron("c2", 2);
+  on_thread.thread_id = "t1";
+  on_thread.user_id = "";
+  on_thread.auth_user = nullptr;  // created without auth
+  REQUIRE(s.create_cron(on_thread));
+  expect_stored(s.get_cron("c2"), on_thread, "thread cron");
+
+  Cron taken = make_cron("c1", 9);
+  CHECK_FALSE(s.create_cron(taken));
+  expect_stored(s.get_cron("c1"), stateless, "cron after a refused create");
+  CHECK_FALSE(s.get_cron("nope").has_value());
+
+  Cron changed = stateless;
+  REQUIRE(s.update_cron("c1", [&](Cron& c) {
+    expect_same(c, stateless, "cron seen by update_cron");
+    c.schedule = "0 9 * * mon";
+    c.timezone = "";
+    c.end_time = "";
+    c.enabled = false;
+    c.on_run_completed = "delete";
+    c.payload["input"] = {{"x", 1}};
+    c.metadata["owner"] = "bob";
+    c.next_run_date = ts(7000);
+    c.updated_at = ts(7);
+    changed = c;
+  }));
+  expect_stored(s.get_cron("c1"), changed, "updated cron");
+  CHECK_FALSE(s.update_cron("nope", [](Cron&) { FAIL("called for a missing cron"); }));
+
+  CHECK(s.delete_cron("c1"));
+  CHECK_FALSE(s.delete_cron("c1"));
+  CHECK_FALSE(s.get_cron("c1").has_value());
+  expect_stored(s.get_cron("c2"), on_thread, "the other cron");
+}
+
+STORAGE_TEST(crons_search, "crons: search by assistant, thread, enabled, metadata and auth filter; sort, page, total") {
+  Storage& s = backend.storage();
+  for (int i = 0; i < 6; ++i) {
+    Cron c = make_cron("c" + std::to_string(i), 10 - i, {{"owner", i % 2 ? "bob" : "alice"}, {"n", i}, {"tags", {"t" + std::to_string(i % 3)}}});
+    c.assistant_id = i < 3 ? "asst-1" : "asst-2";
+    c.thread_id = i == 4 ? "t4" : "";
+    c.enabled = i != 5;
+    c.next_run_date = ts(1000 + (i * 7) % 6);
+    c.end_time = i == 2 ? ts(50) : "";
+    c.updated_at = ts(100 + i);
+    REQUIRE(s.create_cron(c));
+  }
+  CronQuery q;
+  q.limit = 100;
+  CHECK(cron_ids(s, q) == "c0,c1,c2,c3,c4,c5");  // newest created first
+  CronQuery by_assistant = q;
+  by_assistant.assistant_id = "asst-2";
+  CHECK(cron_ids(s, by_assistant) == "c3,c4,c5");
+  CronQuery by_thread = q;
+  by_thread.thread_id = "t4";
+  CHECK(cron_ids(s, by_thread) == "c4");
+  CronQuery enabled = q;
+  enabled.enabled = true;
+  CHECK(cron_ids(s, enabled) == "c0,c1,c2,c3,c4");
+  enabled.enabled = false;
+  CHECK(cron_ids(s, enabled) == "c5");
+  CronQuery metadata = q;
+  metadata.metadata = {{"owner", "bob"}};
+  CHECK(cron_ids(s, metadata) == "c1,c3,c5");
+  metadata.metadata = {{"owner", "bob"}, {"n", 3}};
+  CHECK(cron_ids(s, metadata) == "c3");
+
+  CronQuery auth = q;
+  auth.auth_filter = {{"owner", "alice"}};
+  CHECK(cron_ids(s, auth) == "c0,c2,c4");
+  auth.auth_filter = {{"owner", {{"$in", {"bob", "carol"}}}}, {"n", {{"$ne", 1}}}};
+  CHECK(cron_ids(s, auth) == "c3,c5");
+  auth.auth_filter = {{"tags", {{"$contains", "t2"}}}};
+  CHECK(cron_ids(s, auth) == "c2,c5");
+  auth.auth_filter = {{"$or", {{{"n", 0}}, {{"owner", "bob"}, {"n", 5}}}}};
+  CHECK(cron_ids(s, auth) == "c0,c5");
+  auth.auth_filter = {{"owner", "alice"}};
+  auth.assistant_id = "asst-1";
+  CHECK(cron_ids(s, auth) == "c0,c2");
+
+  CronQuery sorted = q;
+  sorted.descending = false;
+  CHECK(cron_ids(s, sorted) == "c5,c4,c3,c2,c1,c0");
+  sorted.sort_by = "cron_id";
+  CHECK(cron_ids(s, sorted) == "c0,c1,c2,c3,c4,c5");
+  sorted.descending = true;
+  CHECK(cron_ids(s, sorted) == "c5,c4,c3,c2,c1,c0");
+  sorted.sort_by = "updated_at";
+  CHECK(cron_ids(s, sorted) == "c5,c4,c3,c2,c1,c0");
+  sorted.sort_by = "next_run_date";  // 1000 + (0, 1, 2, 3, 4, 5) * 7 % 6 = 0, 1, 2, 3, 4, 5 → c0 c1 ... reversed
+  CHECK(cron_ids(s, sorted) == "c5,c4,c3,c2,c1,c0");
+  sorted.sort_by = "assistant_id";  // ties keep cron_id order
+  CHECK(cron_ids(s, sorted) == "c3,c4,c5,c0,c1,c2");
+  sorted.descending = false;
+  CHECK(cron_ids(s, sorted) == "c0,c1,c2,c3,c4,c5");
+  sorted.sort_by = "thread_id";
+  CHECK(cron_ids(s, sorted) == "c0,c1,c2,c3,c5,c4");
+  sorted.sort_by = "end_time";
+  CHECK(cron_ids(s, sorted) == "c0,c1,c3,c4,c5,c2");
+
+  CronQuery page = q;
+  page.limit = 2;
+  page.offset = 1;
+  const auto found = s.search_crons(page);
+  CHECK(cron_ids(found.items) == "c1,c2");
+  CHECK(found.total == 6);
+  page.auth_filter = {{"owner", "alice"}};
+  page.offset = 2;
+  const auto last = s.search_crons(page);
+  CHECK(cron_ids(last.items) == "c4");
+  CHECK(last.total == 3);
+  page.limit = 0;
+  page.offset = 0;
+  const auto counted = s.search_crons(page);
+  CHECK(counted.items.empty());
+  CHECK(counted.total == 3);
+  page.offset = 10;
+  page.limit = 10;
+  CHECK(s.search_crons(page).items.empty());
+}
+
+STORAGE_TEST(crons_due, "crons: due_crons and next_cron_due skip disabled and ended crons; advance_cron moves only from the date given") {
+  Storage& s = backend.storage();
+  CHECK_FALSE(s.next_cron_due(ts(0)).has_value());
+  auto add = [&](const std::string& id, int next, bool enabled = true, int end = -1) {
+    Cron c = make_cron(id);
+    c.next_run_date = ts(next);
+    c.enabled = enabled;
+    c.end_time = end < 0 ? "" : ts(end);
+    REQUIRE(s.create_cron(c));
+  };
+  add("late", 30);
+  add("early", 10);
+  add("off", 5, false);
+  add("ended", 7, true, 8);
+  add("ending", 20, true, 100);
+  add("future", 500);
+  CHECK(cron_ids(s.due_crons(ts(30), 10)) == "early,ending,late");
+  CHECK(cron_ids(s.due_crons(ts(30), 2)) == "early,ending");
+  CHECK(cron_ids(s.due_crons(ts(9), 10)) == "");
+  CHECK(cron_ids(s.due_crons(ts(200), 10)) == "early,late");  // "ending" ended at 100
+  CHECK(s.next_cron_due(ts(0)) == std::optional<std::string>(ts(7)));
+  CHECK(s.next_cron_due(ts(8)) == std::optional<std::string>(ts(10)));
+  CHECK(s.next_cron_due(ts(150)) == std::optional<std::string>(ts(10)));
+
+  CHECK_FALSE(s.advance_cron("early", ts(11), ts(70)));  // not the stored date
+  CHECK_FALSE(s.advance_cron("nope", ts(10), ts(70)));
+  CHECK(s.advance_cron("early", ts(10), ts(70)));
+  CHECK_FALSE(s.advance_cron("early", ts(10), ts(80)));  // already moved
+  CHECK(s.get_cron("early")->next_run_date == ts(70));
+  CHECK(cron_ids(s.due_crons(ts(30), 10)) == "ending,late");
+}
+
+namespace {
+// `workers` threads advance cron "c" from the same date at once, each on one of `storages`;
+// returns how many succeeded.
+int advance_concurrently(const std::vector<Storage*>& storages, int workers, std::vector<std::string>& errors) {
+  std::atomic<int> won{0};
+  std::mutex mutex;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      try {
+        if (storages[w % storages.size()]->advance_cron("c", ts(10), ts(100 + w))) ++won;
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mutex);
+        errors.push_back(e.what());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return won;
+}
+}  // namespace
+
+STORAGE_TEST(crons_advance_concurrent, "crons: of many advance_cron calls from one date at once, exactly one succeeds") {
+  Storage& s = backend.storage();
+  for (int round = 0; round < 5; ++round) {
+    Cron c = make_cron("c");
+    c.next_run_date = ts(10);
+    s.delete_cron("c");
+    REQUIRE(s.create_cron(c));
+    std::vector<std::string> errors;
+    CHECK(advance_concurrently({&s}, 8, errors) == 1);
+    CHECK_MESSAGE(errors.empty(), (errors.empty() ? "" : errors[0]));
+  }
+}
+
+SHARED_STORAGE_TEST(crons_advance_shared, "crons: of advance_cron calls from one date on several servers, exactly one succeeds") {
+  Storage& s = backend.storage();
+  auto second = backend.open_another();
+  auto third = backend.open_another();
+  for (int round = 0; round < 5; ++round) {
+    Cron c = make_cron("c");
+    c.next_run_date = ts(10);
+    s.delete_cron("c");
+    REQUIRE(s.create_cron(c));
+    std::vector<std::string> errors;
+    CHECK(advance_concurrently({&s, second.get(), third.get()}, 9, errors) == 1);
+    CHECK_MESSAGE(errors.empty(), (errors.empty() ? "" : errors[0]));
+  }
+}
+
+STORAGE_TEST(crons_deleted_with_thread_or_assistant, "crons: deleting a thread or an assistant deletes its crons, and only those") {
+  Storage& s = backend.storage();
+  REQUIRE(s.create_thread(make_thread("t1")));
+  REQUIRE(s.create_thread(make_thread("t2")));
+  s.put_assistant(make_assistant("asst-1"));
+  s.put_assistant(make_assistant("asst-2"));
+  auto add = [&](const std::string& id, const std::string& thread, const std::string& assistant) {
+    Cron c = make_cron(id);
+    c.thread_id = thread;
+    c.assistant_id = assistant;
+    REQUIRE(s.create_cron(c));
+  };
+  add("on-t1", "t1", "asst-1");
+  add("on-t2", "t2", "asst-1");
+  add("stateless-1", "", "asst-1");
+  add("stateless-2", "", "asst-2");
+  REQUIRE(s.delete_thread("t1"));
+  CronQuery all;
+  all.limit = 100;
+  all.sort_by = "cron_id";
+  all.descending = false;
+  CHECK(cron_ids(s, all) == "on-t2,stateless-1,stateless-2");
+  REQUIRE(s.delete_assistant("asst-1"));
+  CHECK(cron_ids(s, all) == "stateless-2");
+}
+
+PERSISTENT_STORAGE_TEST(crons_survive_reopen, "crons: stored crons and their next run dates survive a restart") {
+  Storage& s = backend.storage();
+  Cron c = make_cron("c1", 1, {{"owner", "alice"}});
+  c.thread_id = "t1";
+  c.timezone = "America/New_York";
+  REQUIRE(s.create_cron(c));
+  REQUIRE(s.advance_cron("c1", c.next_run_date, ts(4000)));
+  c.next_run_date = ts(4000);
+  Storage& again = backend.reopen();
+  expect_stored(again.get_cron("c1"), c, "cron after reopening");
+  CHECK(cron_ids(again.due_crons(ts(4000), 10)) == "c1");
 }

@@ -143,9 +143,8 @@ status_of() {  # status_of METHOD URL TOKEN [BODY]
     -H "Content-Type: application/json" ${4:+-d "$4"} "$2"
 }
 
-total_of() {  # X-Pagination-Total of a search as TOKEN
-  curl -s -D - -o /dev/null --max-time 5 -X POST -H "Authorization: Bearer $2" -H "Content-Type: application/json" \
-    -d '{"limit": 10}' "$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-pagination-total"{print $2}'
+count_of() {  # POST /threads/count as TOKEN
+  curl -s --max-time 5 -X POST -H "Authorization: Bearer $2" -H "Content-Type: application/json" -d '{}' "$1"
 }
 
 cpu_busy() {  # percentage of the machine's CPU time used over 2 seconds, by anything
@@ -201,7 +200,7 @@ for target in ceiling noauth authz; do
   done
 done
 authz_base=http://$HOST:$PORT_AUTHZ
-SANITY="as user1: search total $(total_of "$authz_base/threads/search" user1-token) (of $((2 * SEED)) threads); user2 reading user1's thread: HTTP $(status_of GET "$authz_base/threads/${THREAD_ID[authz]}" user2-token); no token: HTTP $(status_of GET "$authz_base/threads/${THREAD_ID[authz]}" "")"
+SANITY="as user1: threads counted $(count_of "$authz_base/threads/count" user1-token) (of $((2 * SEED)) threads); user2 reading user1's thread: HTTP $(status_of GET "$authz_base/threads/${THREAD_ID[authz]}" user2-token); no token: HTTP $(status_of GET "$authz_base/threads/${THREAD_ID[authz]}" "")"
 echo "authz target check: $SANITY"
 
 # --- measurements -------------------------------------------------------------------------------------

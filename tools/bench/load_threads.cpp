@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
     try {
       lgs::ThreadQuery everything;
       everything.limit = 0;
-      std::printf("BENCH_COUNT threads=%zu\n", storage->search_threads(everything).total);
+      std::printf("BENCH_COUNT threads=%zu\n", storage->count_threads(everything));
       return 0;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "langgraph-bench-load: counting threads failed: %s\n", e.what());

@@ -211,15 +211,16 @@ created_at() {  # what tools/bench/load_threads.cpp stores as thread N's created
 }
 
 verify_search() {  # verify_search THREADS : the search answers exactly the user's newest threads
-  local n=$1 owned newest expect=() got=() owners total headers body i
+  local n=$1 owned newest expect=() got=() owners total body i
   owned=$(( (n - 1 - USER_NO) / USERS + 1 ))
   newest=$(( USER_NO + (owned - 1) * USERS ))
   for (( i = newest; i >= 0 && ${#expect[@]} < 10; i -= USERS )); do expect+=("$(created_at "$i")"); done
-  headers=$WORK/headers
-  body=$(curl -sS --fail --max-time 30 -D "$headers" -X POST -H "Authorization: Bearer $TOKEN" \
+  body=$(curl -sS --fail --max-time 30 -X POST -H "Authorization: Bearer $TOKEN" \
     -H "Content-Type: application/json" -d "$SEARCH_BODY" "$BASE/threads/search") ||
     { echo "search.sh: the search failed" >&2; exit 1; }
-  total=$(tr -d '\r' <"$headers" | awk -F': ' 'tolower($1)=="x-pagination-total"{print $2}')
+  total=$(curl -sS --fail --max-time 30 -X POST -H "Authorization: Bearer $TOKEN" \
+    -H "Content-Type: application/json" -d '{}' "$BASE/threads/count") ||
+    { echo "search.sh: the count failed" >&2; exit 1; }
   mapfile -t got < <(grep -o '"created_at":"[^"]*"' <<<"$body" | cut -d'"' -f4)
   owners=$(grep -o '"owner":"[^"]*"' <<<"$body" | cut -d'"' -f4 | sort | uniq -c | awk '{print $1 "x" $2}')
   if [[ "${got[*]}" != "${expect[*]}" || $owners != "${#expect[@]}x$TOKEN" || $total != "$owned" ]]; then
@@ -467,7 +468,7 @@ SECTION=$OUT/section.md
   echo "- The server runs with \`tools/bench/auth_many_users.cpp\` as its auth plugin: the token \`user-N\`"
   echo "  is user \`user-N\`, and, as \`plugins/auth_owner\`, it stamps \`metadata.owner\` on creation and"
   echo "  filters every read by owner. Every search is \`user-$USER_NO\`'s; before measuring, curl checks that"
-  echo "  it answers exactly that user's newest threads, newest first, with the right \`X-Pagination-Total\`."
+  echo "  it answers exactly that user's newest threads, newest first, and \`POST /threads/count\` counts all of them."
   echo "- \`wrk --latency\` on 127.0.0.1, keep-alive: \`-t1 -c1\` for the latency at concurrency 1, \`-t$WRK_THREADS"
   echo "  -c$CONNECTIONS\` for the throughput; ${DURATION}s each after a ${WARMUP}s warm-up, on a freshly started server."
   echo "- \`POST /threads\` with body \`{}\` on a fresh database, each request with the next of the"
