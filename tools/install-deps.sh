@@ -27,7 +27,7 @@ build_only=(build-essential cmake pkg-config libcpp-httplib-dev nlohmann-json3-d
             libpq-dev libhowardhinnant-date-dev)
 case "${1:-}" in
   --build-only) packages=("${build_only[@]}") ;;
-  --bench) packages=("${build_only[@]}" wrk curl) ;;  # what tools/bench/*.sh need
+  --bench) packages=("${build_only[@]}" wrk curl postgresql) ;;  # what tools/bench/*.sh need
 esac
 
 missing=()
