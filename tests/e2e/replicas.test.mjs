@@ -119,6 +119,27 @@ describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 
     );
   });
 
+  test('runs asked at once through both replicas on one idle thread: "reject" lets exactly one in', T, async () => {
+    for (let round = 0; round < 3; round++) {
+      const thread = await client(a).threads.create();
+      // A run of 2 s: the others arrive while it is in flight, whichever replica took it.
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          client(i % 2 ? b : a).runs.create(thread.thread_id, 'sleeper', {
+            input: { naps: [`try ${i}`] },
+            config: { configurable: { sleep_seconds: 2 } },
+            multitaskStrategy: 'reject',
+          }),
+        ),
+      );
+      const accepted = outcomes.filter((o) => o.status === 'fulfilled');
+      const refused = outcomes.filter((o) => o.status === 'rejected');
+      assert.equal(accepted.length, 1, `round ${round}: ${outcomes.map((o) => o.status).join(',')}`);
+      for (const o of refused) assert.match(String(o.reason), /409/);
+      await client(b).runs.cancel(thread.thread_id, accepted[0].value.run_id, true);
+    }
+  });
+
   test('joinStream on replica B follows a run started on replica A', T, async () => {
     const thread = await client(a).threads.create();
     const started = await client(a).runs.create(thread.thread_id, 'sleeper', {
