@@ -40,6 +40,9 @@ void add_cron_routes(Router& router, Services& services);
 // The system assistant of every graph: created at startup, id = UUIDv5 of the graph id.
 std::string system_assistant_id(const std::string& graph_id);
 void create_system_assistants(Services& services);
+// The assistant id `id_or_graph` names: a UUID (in canonical form), or a graph id meaning that
+// graph's system assistant; nullopt when it is neither. Nothing is read from storage.
+std::optional<std::string> assistant_id_of(Services& services, const std::string& id_or_graph);
 // An assistant by id, or a graph id meaning that graph's system assistant; 404 when there is
 // none or `filter` (an authorization filter on its metadata) hides it.
 Assistant resolve_assistant(Services& services, const std::string& id_or_graph, const json& filter = json::object());

@@ -56,10 +56,15 @@ void create_system_assistants(Services& services) {
   }
 }
 
+std::optional<std::string> assistant_id_of(Services& services, const std::string& id_or_graph) {
+  if (auto id = canonical_uuid(id_or_graph)) return id;
+  if (services.graphs.count(id_or_graph)) return system_assistant_id(id_or_graph);
+  return std::nullopt;
+}
+
 Assistant resolve_assistant(Services& services, const std::string& id_or_graph, const json& filter) {
   std::optional<Assistant> found;
-  if (auto id = canonical_uuid(id_or_graph)) found = services.storage.get_assistant(*id);
-  else if (services.graphs.count(id_or_graph)) found = services.storage.get_assistant(system_assistant_id(id_or_graph));
+  if (auto id = assistant_id_of(services, id_or_graph)) found = services.storage.get_assistant(*id);
   if (!found || !filter_matches(filter, found->metadata)) throw ApiError{404, "Assistant \"" + id_or_graph + "\" not found"};
   return *found;
 }

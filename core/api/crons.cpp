@@ -1,7 +1,7 @@
 // Crons: a run payload created again on a schedule (runtime/cron_schedule.hpp), on a thread or
 // on a new thread each time (stateless). Each operation is authorized as crons:<action>; the
 // scheduler (runtime/cron_scheduler.hpp) creates the runs through the run routes' own code, as
-// the cron's creator.
+// the cron's user (its creator, or whoever last changed what it runs).
 #include <algorithm>
 #include <chrono>
 
@@ -39,12 +39,15 @@ std::string time_zone(const json& b) {
   return zone;
 }
 
-// `end_time` of the body in the stored format, "" when absent.
+// `end_time` of the body in the stored format, "" when absent or null.
 std::string end_time(const json& b) {
   const auto text = body::string(b, "end_time");
   if (!text) return "";
   const auto at = parse_iso8601(*text);
   if (!at) throw ApiError{422, "\"end_time\" must be an ISO 8601 date and time, got \"" + *text + "\""};
+  // Stored times compare as text: only four-digit years keep that order.
+  if (!sortable_iso8601(*at))
+    throw ApiError{422, "\"end_time\" must be in the years 1970 to 9999 (UTC), got \"" + *text + "\""};
   return format_iso8601(*at);
 }
 
@@ -69,8 +72,6 @@ Assistant check_payload(Services& services, const ApiRequest& req, json& payload
   config["configurable"]["cron_id"] = cron_id;
   return assistant;
 }
-
-json optional_text(const std::string& text) { return text.empty() ? json() : json(text); }
 
 [[noreturn]] void cron_not_found(const std::string& cron_id) { throw ApiError{404, "Cron with ID " + cron_id + " not found"}; }
 
@@ -113,8 +114,10 @@ Cron create_cron(Services& services, const ApiRequest& req, const std::string& t
     payload = value["payload"];
     assistant = check_payload(services, req, payload, cron.cron_id);
   }
-  // The handler's filter applies to what the cron runs on: its thread, and its assistant unless
-  // that is a graph's system assistant (which carries no owner).
+  // The handler's filter applies to the cron itself (a cron its creator could not see is not
+  // created), and to what it runs on: its thread, and its assistant unless that is a graph's
+  // system assistant (which carries no owner).
+  if (!filter_matches(filter, cron.metadata)) cron_not_found(cron.cron_id);
   if (!thread_id.empty()) require_thread(services, thread_id, filter);
   if (!is_system_assistant(assistant) && !filter_matches(filter, assistant.metadata))
     throw ApiError{404, "Assistant " + assistant.assistant_id + " not found"};
@@ -136,13 +139,8 @@ CronQuery cron_query(Services& services, const ApiRequest& req, int default_limi
   const json& b = req.body();
   CronQuery q;
   if (auto id = body::string(b, "assistant_id")) {
-    if (auto canonical = canonical_uuid(*id)) {
-      q.assistant_id = *canonical;
-    } else if (services.graphs.count(*id)) {
-      q.assistant_id = system_assistant_id(*id);
-    } else {
-      throw ApiError{422, "\"assistant_id\" must be a UUID or a graph id, got \"" + *id + "\""};
-    }
+    q.assistant_id = assistant_id_of(services, *id);
+    if (!q.assistant_id) throw ApiError{422, "\"assistant_id\" must be a UUID or a graph id, got \"" + *id + "\""};
   }
   if (auto id = body::string(b, "thread_id")) {
     auto canonical = canonical_uuid(*id);
@@ -189,8 +187,9 @@ std::vector<std::string> selected(const json& b) {
   return select;
 }
 
-// PATCH /runs/crons/{cron_id}: the cron fields given replace the stored ones, `metadata` is
-// merged into the cron's, any other field is merged into the run payload.
+// PATCH /runs/crons/{cron_id}: the cron fields given replace the stored ones (`end_time: null`
+// removes the end), `metadata` is merged into the cron's, any other field is merged into the run
+// payload. Whoever changes the payload becomes the user the cron's runs act as.
 Cron update_cron(Services& services, const ApiRequest& req) {
   const std::string cron_id = req.uuid_param("cron_id");
   const json& b = req.body();
@@ -199,6 +198,7 @@ Cron update_cron(Services& services, const ApiRequest& req) {
   if (schedule_text) schedule = parse_schedule(*schedule_text);
   const bool zone_given = b.contains("timezone") && !b["timezone"].is_null();
   const std::string zone = time_zone(b);
+  const bool end_given = b.contains("end_time");  // null too: no end any more
   const std::string end = end_time(b);
   const bool enabled_given = b.contains("enabled") && !b["enabled"].is_null();
   const bool enabled = body::boolean(b, "enabled", true);
@@ -233,9 +233,13 @@ Cron update_cron(Services& services, const ApiRequest& req) {
   }
   const std::string new_zone = zone_given ? zone : existing->timezone;
   const CronSchedule effective = schedule ? *schedule : parse_schedule(existing->schedule);
-  // A new schedule or zone, or a cron enabled again, counts from now: no burst of missed runs.
-  const bool restart = schedule || zone_given || (enabled_given && enabled && !existing->enabled);
-  const std::string next = restart ? first_run(effective, new_zone) : "";
+  // A change to when the cron fires, or a cron whose next_run_date has passed (it ended, was
+  // disabled, or its tick is late), counts from now: it never fires at once off its schedule,
+  // nor in a burst of missed runs.
+  const bool reschedule = schedule || zone_given || end_given || enabled_given;
+  const std::string now = now_iso8601();
+  const std::string next = reschedule || existing->next_run_date < now ? first_run(effective, new_zone) : "";
+  const User* user = req.user();
 
   Cron updated;
   bool hidden = false;
@@ -246,12 +250,17 @@ Cron update_cron(Services& services, const ApiRequest& req) {
     }
     if (schedule_text) c.schedule = *schedule_text;
     c.timezone = new_zone;
-    if (!end.empty()) c.end_time = end;
+    if (end_given) c.end_time = end;
     if (enabled_given) c.enabled = enabled;
     if (on_run_completed && c.thread_id.empty()) c.on_run_completed = *on_run_completed;
     for (const auto& [key, v] : metadata.items()) c.metadata[key] = v;
-    if (!patch.empty()) c.payload = payload;
-    if (restart) c.next_run_date = next;
+    if (!patch.empty()) {
+      // What runs is now what this user set: the runs act as them, not as the creator.
+      c.payload = payload;
+      c.user_id = user ? user->identity : "";
+      c.auth_user = user ? user->object : json();
+    }
+    if (!next.empty() && (reschedule || c.next_run_date < now)) c.next_run_date = next;
     c.updated_at = now_iso8601();
     updated = c;
   });
@@ -266,12 +275,13 @@ void fire_cron(Services& services, const Cron& cron) {
   json body = cron.payload;
   const bool stateless = cron.thread_id.empty();
   if (stateless) body["on_completion"] = cron.on_run_completed.empty() ? "delete" : cron.on_run_completed;
-  // The run is created as its creator would create it: their identity, no request headers.
+  // The run is created as its user (the one who last set the payload) would create it: their
+  // identity, no request headers.
   std::optional<User> user;
   if (!cron.auth_user.is_null()) {
     std::string why;
     user = normalize_user(cron.auth_user, why);
-    if (!user) throw std::runtime_error("its creator's stored identity is not valid: " + why);
+    if (!user) throw std::runtime_error("its user's stored identity is not valid: " + why);
   } else if (services.authz.enabled()) {
     throw std::runtime_error("it was created without authentication, which this server now requires");
   }
@@ -337,9 +347,10 @@ void add_cron_routes(Router& router, Services& services) {
     const std::string cron_id = req.uuid_param("cron_id");
     json value = {{"cron_id", cron_id}};
     const json filter = services.authorize(req, "crons", "delete", value);
-    auto cron = services.storage.get_cron(cron_id);
-    if (!cron || !filter_matches(filter, cron->metadata)) cron_not_found(cron_id);
-    if (!services.storage.delete_cron(cron_id)) cron_not_found(cron_id);
+    // The filter is checked on the cron as it is deleted, not as an earlier read saw it.
+    const bool deleted =
+        services.storage.delete_cron(cron_id, [&](const Cron& cron) { return filter_matches(filter, cron.metadata); });
+    if (!deleted) cron_not_found(cron_id);
     wake_scheduler(services);
     res.status = 204;
   });

@@ -168,7 +168,9 @@ CronSchedule CronSchedule::parse(std::string_view expression) {
   }
   s.days_restricted_ = s.last_day_ || s.days_.count() != 31;
   s.weekdays_restricted_ = s.weekdays_.count() != 7;
-  s.fixed_time_ = s.hours_.count() != 24 && s.minutes_.count() != 60;
+  // Vixie cron's test: a field starting with `*` is a wildcard there, whatever follows.
+  const auto wildcard = [](std::string_view field) { return field[0] == '*' || field[0] == '?'; };
+  s.fixed_time_ = !wildcard(fields[0]) && !wildcard(fields[1]);
   return s;
 }
 

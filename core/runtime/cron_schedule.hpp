@@ -16,10 +16,11 @@
 // as unrestricted, but as croniter does.
 //
 // Schedules run on the wall clock of an IANA time zone. Around daylight saving time changes
-// they follow Vixie cron: a schedule with a fixed hour and minute (`30 2 * * *`) whose time is
-// skipped when clocks go forward fires at the change instead, and does not fire again during
-// the hour repeated when clocks go back; a schedule whose hour or minute allows every value
-// (`*/15 * * * *`) keeps firing by the wall clock, skipping the lost hour and repeating the
+// they follow Vixie cron: a fixed-time schedule, one whose minute and hour fields both do not
+// start with `*` (`30 2 * * *`, `0,30 1-3 * * *`), fires at the change when clocks going forward
+// skip its time, and does not fire again during the hour repeated when clocks go back; a
+// schedule whose minute or hour field starts with `*` (`*/15 * * * *`, `0 */2 * * *`,
+// `*/15 1 * * *`) keeps firing by the wall clock, skipping the lost hour and repeating the
 // repeated one.
 #pragma once
 
@@ -65,7 +66,7 @@ class CronSchedule {
   std::bitset<7> weekdays_;   // 0 = Sunday
   bool days_restricted_ = false;
   bool weekdays_restricted_ = false;
-  bool fixed_time_ = false;   // hour and minute both restricted (Vixie cron's DST rules apply)
+  bool fixed_time_ = false;   // neither minute nor hour starts with `*` (Vixie cron's DST rules apply)
 };
 
 // Throws InvalidTimeZone unless `zone` names an IANA time zone ("" is UTC).

@@ -1,9 +1,14 @@
 // The cron scheduler: one thread per server that sleeps until the next cron is due (or a cron
 // changed on this server, or 5 seconds passed: crons change on other servers too), then fires
 // every due cron. A due cron is claimed by moving its next_run_date forward in storage only if
-// it still holds the date this server read (Storage::advance_cron), so on several servers
-// sharing one database each tick fires exactly once. A tick missed while no server ran fires
-// once, late; the next one is computed from the time of firing, so missed ticks do not pile up.
+// it still holds the date this server read and is still enabled and not ended
+// (Storage::advance_cron), and the cron as claimed is fired: on several servers sharing one
+// database each tick fires at most once. The claim is committed before the run is created, so
+// a tick whose run cannot be created (refused, or the server dies in between) is skipped, not
+// retried. A tick missed while no server ran fires once, late; the next one is computed from
+// the time of firing, so missed ticks do not pile up. When the next time cannot be computed
+// (an exception from the schedule or its zone), the tick is not fired and is tried again a
+// minute later.
 #pragma once
 
 #include <chrono>

@@ -351,9 +351,12 @@ bool MemoryStorage::update_cron(const std::string& cron_id, const std::function<
   return true;
 }
 
-bool MemoryStorage::delete_cron(const std::string& cron_id) {
+bool MemoryStorage::delete_cron(const std::string& cron_id, const std::function<bool(const Cron&)>& allowed) {
   std::lock_guard lock(mutex_);
-  return crons_.erase(cron_id) > 0;
+  auto it = crons_.find(cron_id);
+  if (it == crons_.end() || (allowed && !allowed(it->second))) return false;
+  crons_.erase(it);
+  return true;
 }
 
 Page<Cron> MemoryStorage::search_crons(const CronQuery& q) {
@@ -405,12 +408,13 @@ std::optional<std::string> MemoryStorage::next_cron_due(const std::string& now) 
   return earliest;
 }
 
-bool MemoryStorage::advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) {
+std::optional<Cron> MemoryStorage::advance_cron(const std::string& cron_id, const std::string& from,
+                                                const std::string& to, const std::string& now) {
   std::lock_guard lock(mutex_);
   auto it = crons_.find(cron_id);
-  if (it == crons_.end() || it->second.next_run_date != from) return false;
+  if (it == crons_.end() || it->second.next_run_date != from || !cron_live(it->second, now)) return std::nullopt;
   it->second.next_run_date = to;
-  return true;
+  return it->second;
 }
 
 }  // namespace lgs

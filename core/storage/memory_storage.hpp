@@ -32,11 +32,12 @@ class MemoryStorage final : public Storage {
   bool create_cron(const Cron& cron) override;
   std::optional<Cron> get_cron(const std::string& cron_id) override;
   bool update_cron(const std::string& cron_id, const std::function<void(Cron&)>& change) override;
-  bool delete_cron(const std::string& cron_id) override;
+  bool delete_cron(const std::string& cron_id, const std::function<bool(const Cron&)>& allowed = {}) override;
   Page<Cron> search_crons(const CronQuery& query) override;
   std::vector<Cron> due_crons(const std::string& now, int limit) override;
   std::optional<std::string> next_cron_due(const std::string& now) override;
-  bool advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) override;
+  std::optional<Cron> advance_cron(const std::string& cron_id, const std::string& from, const std::string& to,
+                                   const std::string& now) override;
 
   void put_checkpoint(const Checkpoint& checkpoint) override;
   std::optional<Checkpoint> latest_checkpoint(const std::string& thread_id) override;

@@ -1414,15 +1414,21 @@ bool PostgresStorage::update_cron(const std::string& cron_id, const std::functio
   });
 }
 
-bool PostgresStorage::delete_cron(const std::string& cron_id) {
+bool PostgresStorage::delete_cron(const std::string& cron_id, const std::function<bool(const Cron&)>& allowed) {
   return impl_->transaction([&](Connection& conn) {
+    if (allowed) {
+      auto cron = first_row<Cron>(
+          conn.exec(std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = $1::text FOR UPDATE", {cron_id}),
+          cron_at);
+      if (!cron || !allowed(*cron)) return false;
+    }
     return conn.exec("DELETE FROM crons WHERE cron_id = $1::text", {cron_id}).affected() > 0;
   });
 }
 
 Page<Cron> PostgresStorage::search_crons(const CronQuery& q) {
   Params params;
-  std::vector<std::string> where = {"TRUE"};
+  std::vector<std::string> where;
   if (q.assistant_id) where.push_back("assistant_id = " + params.text(*q.assistant_id));
   if (q.thread_id) where.push_back("thread_id = " + params.text(*q.thread_id));
   if (q.enabled) where.push_back(std::string("enabled = ") + (*q.enabled ? "TRUE" : "FALSE"));
@@ -1431,26 +1437,8 @@ Page<Cron> PostgresStorage::search_crons(const CronQuery& q) {
   std::string sort = "created_at";
   for (const char* column : {"cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "updated_at"})
     if (q.sort_by == column) sort = column;
-  const std::string direction = q.descending ? " DESC" : " ASC";
-  const std::string order = " ORDER BY " + sort + direction + (sort == "cron_id" ? "" : ", cron_id ASC");
-  const std::string condition = join(where, " AND ");
-  // The count and the page in one statement: one snapshot.
-  const std::string sql = "WITH matches AS (SELECT count(*) AS total FROM crons WHERE " + condition +
-                          ") SELECT page.*, matches.total FROM matches LEFT JOIN LATERAL (SELECT " + kCronColumns +
-                          " FROM crons WHERE " + condition + order + " LIMIT " +
-                          params.integer(std::max(q.limit, 0)) + " OFFSET " + params.integer(std::max(q.offset, 0)) +
-                          ") AS page ON true" + (sort == "cron_id" ? " ORDER BY page.cron_id" + direction
-                                                                    : " ORDER BY page." + sort + direction +
-                                                                          ", page.cron_id ASC");
-  return impl_->autocommit([&](Connection& conn) {
-    Result result = conn.exec(sql, params.values());
-    Page<Cron> page;
-    if (result.rows() == 0) return page;
-    page.total = static_cast<size_t>(result.integer(0, PQnfields(result.get()) - 1));
-    for (int row = 0; row < result.rows(); ++row)
-      if (!result.is_null(row, 0)) page.items.push_back(cron_at(result, row));
-    return page;
-  });
+  return impl_->page<Cron>("crons", kCronColumns, where.empty() ? "TRUE" : join(where, " AND "), params, sort, "cron_id",
+                           q.descending, q.offset, q.limit, !where.empty(), /*counted=*/true, cron_at);
 }
 
 std::vector<Cron> PostgresStorage::due_crons(const std::string& now, int limit) {
@@ -1472,14 +1460,19 @@ std::optional<std::string> PostgresStorage::next_cron_due(const std::string& now
   });
 }
 
-bool PostgresStorage::advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) {
-  // One UPDATE with the old date as its condition: of concurrent claims, the row lock lets one
-  // through and the others find the date changed.
+std::optional<Cron> PostgresStorage::advance_cron(const std::string& cron_id, const std::string& from,
+                                                  const std::string& to, const std::string& now) {
+  // One UPDATE with the old date and the cron's state as its condition: of concurrent claims, the
+  // row lock lets one through and the others find the date changed; a cron disabled or ended
+  // meanwhile is not claimed. RETURNING gives the row the claim saw.
   return impl_->transaction([&](Connection& conn) {
-    return conn
-               .exec("UPDATE crons SET next_run_date = $3::text WHERE cron_id = $1::text AND next_run_date = $2::text",
-                     {cron_id, from, to})
-               .affected() == 1;
+    return first_row<Cron>(
+        conn.exec(std::string("UPDATE crons SET next_run_date = $3::text WHERE cron_id = $1::text AND "
+                              "next_run_date = $2::text AND enabled AND (end_time = '' OR end_time > $4::text) "
+                              "RETURNING ") +
+                      kCronColumns,
+                  {cron_id, from, to, now}),
+        cron_at);
   });
 }
 

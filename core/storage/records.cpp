@@ -21,20 +21,21 @@ json Run::to_json() const {
           {"multitask_strategy", multitask_strategy}, {"created_at", created_at}, {"updated_at", updated_at}};
 }
 
+json optional_text(const std::string& text) { return text.empty() ? json() : json(text); }
+
 json Cron::to_json() const {
-  auto optional = [](const std::string& text) { return text.empty() ? json() : json(text); };
   return {{"cron_id", cron_id},
           {"assistant_id", assistant_id},
-          {"thread_id", optional(thread_id)},
-          {"on_run_completed", optional(on_run_completed)},
-          {"end_time", optional(end_time)},
+          {"thread_id", optional_text(thread_id)},
+          {"on_run_completed", optional_text(on_run_completed)},
+          {"end_time", optional_text(end_time)},
           {"schedule", schedule},
-          {"timezone", optional(timezone)},
+          {"timezone", optional_text(timezone)},
           {"created_at", created_at},
           {"updated_at", updated_at},
           {"payload", payload},
-          {"user_id", optional(user_id)},
-          {"next_run_date", optional(next_run_date)},
+          {"user_id", optional_text(user_id)},
+          {"next_run_date", optional_text(next_run_date)},
           {"metadata", metadata},
           {"enabled", enabled}};
 }

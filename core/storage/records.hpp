@@ -12,6 +12,9 @@ namespace lgs {
 
 using json = nlohmann::json;
 
+// An optional text field as the API shows it: null when unset (stored as "").
+json optional_text(const std::string& text);
+
 struct Assistant {
   std::string assistant_id;
   std::string graph_id;
@@ -75,11 +78,11 @@ struct Cron {
   std::string created_at;
   std::string updated_at;
   json payload = json::object();  // the run request body, assistant_id resolved
-  std::string user_id;            // the creator's identity
+  std::string user_id;            // who the runs act as: whoever last set what the cron runs
   std::string next_run_date;
   json metadata = json::object();
   bool enabled = true;
-  // Not part of the API shape: the creator as the auth plugin authenticated them
+  // Not part of the API shape: that user as the auth plugin authenticated them
   // ({identity, permissions, ...}), null without auth. Runs the cron creates act as them.
   json auth_user;
 

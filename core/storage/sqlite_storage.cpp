@@ -611,6 +611,28 @@ void add_paging(std::vector<Param>& params, int limit, int offset) {
   params.push_back(Param::of_integer(std::max(offset, 0)));
 }
 
+// The number of rows `where` matches and one page of them in `order`, read by `read`: for a
+// search, inside one read snapshot.
+template <typename T, typename Read>
+Page<T> counted_page(Conn& c, const char* columns, const std::string& table, const Conditions& where,
+                     const std::string& order, int limit, int offset, Read read) {
+  const std::string filter = " FROM " + table + where.where();
+  Page<T> page;
+  {
+    Query count(c, "SELECT count(*)" + filter);
+    bind_all(count, where.params);
+    if (count.step()) page.total = static_cast<size_t>(count.integer(0));
+  }
+  if (limit > 0 && page.total > 0) {
+    Query rows(c, std::string("SELECT ") + columns + filter + order + " LIMIT ? OFFSET ?");
+    auto params = where.params;
+    add_paging(params, limit, offset);
+    bind_all(rows, params);
+    while (rows.step()) page.items.push_back(read(rows));
+  }
+  return page;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Filters in SQL
 //
@@ -1529,22 +1551,8 @@ Page<Assistant> SqliteStorage::search_assistants(const AssistantQuery& q) {
     key = q.sort_by;
   std::string order = " ORDER BY " + key + (q.descending ? " DESC" : " ASC");
   if (key != "assistant_id") order += ", assistant_id ASC";
-  const std::string filter = " FROM assistants" + where.where();
   return impl_->read_snapshot([&](Conn& c) {
-    Page<Assistant> page;
-    {
-      Query count(c, "SELECT count(*)" + filter);
-      bind_all(count, where.params);
-      if (count.step()) page.total = static_cast<size_t>(count.integer(0));
-    }
-    if (q.limit > 0 && page.total > 0) {
-      Query rows(c, std::string("SELECT ") + kAssistantColumns + filter + order + " LIMIT ? OFFSET ?");
-      auto params = where.params;
-      add_paging(params, q.limit, q.offset);
-      bind_all(rows, params);
-      while (rows.step()) page.items.push_back(read_assistant(rows));
-    }
-    return page;
+    return counted_page<Assistant>(c, kAssistantColumns, "assistants", where, order, q.limit, q.offset, read_assistant);
   });
 }
 
@@ -1734,23 +1742,9 @@ Page<Run> SqliteStorage::list_runs(const RunQuery& q) {
   Conditions where;
   where.add("thread_id = ?", Param::of_text(q.thread_id));
   if (q.status) where.add("status = ?", Param::of_text(*q.status));
-  const std::string filter = " FROM runs" + where.where();
   return impl_->read_snapshot([&](Conn& c) {
-    Page<Run> page;
-    {
-      Query count(c, "SELECT count(*)" + filter);
-      bind_all(count, where.params);
-      if (count.step()) page.total = static_cast<size_t>(count.integer(0));
-    }
-    if (q.limit > 0 && page.total > 0) {
-      Query rows(c, std::string("SELECT ") + kRunColumns + filter +
-                        " ORDER BY created_at DESC, run_id ASC LIMIT ? OFFSET ?");
-      auto params = where.params;
-      add_paging(params, q.limit, q.offset);
-      bind_all(rows, params);
-      while (rows.step()) page.items.push_back(read_run(rows));
-    }
-    return page;
+    return counted_page<Run>(c, kRunColumns, "runs", where, " ORDER BY created_at DESC, run_id ASC", q.limit, q.offset,
+                             read_run);
   });
 }
 
@@ -2063,8 +2057,13 @@ bool SqliteStorage::update_cron(const std::string& cron_id, const std::function<
   });
 }
 
-bool SqliteStorage::delete_cron(const std::string& cron_id) {
+bool SqliteStorage::delete_cron(const std::string& cron_id, const std::function<bool(const Cron&)>& allowed) {
   return impl_->write([&](Conn& c) {
+    if (allowed) {
+      Query q(c, std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = ?");
+      q.bind(cron_id);
+      if (!q.step() || !allowed(read_cron(q))) return false;
+    }
     Query(c, "DELETE FROM crons WHERE cron_id = ?").bind(cron_id).run();
     return sqlite3_changes(c.db) > 0;
   });
@@ -2082,22 +2081,8 @@ Page<Cron> SqliteStorage::search_crons(const CronQuery& q) {
     if (q.sort_by == column) key = column;
   std::string order = " ORDER BY " + key + (q.descending ? " DESC" : " ASC");
   if (key != "cron_id") order += ", cron_id ASC";
-  const std::string filter = " FROM crons" + where.where();
   return impl_->read_snapshot([&](Conn& c) {
-    Page<Cron> page;
-    {
-      Query count(c, "SELECT count(*)" + filter);
-      bind_all(count, where.params);
-      if (count.step()) page.total = static_cast<size_t>(count.integer(0));
-    }
-    if (q.limit > 0 && page.total > 0) {
-      Query rows(c, std::string("SELECT ") + kCronColumns + filter + order + " LIMIT ? OFFSET ?");
-      auto params = where.params;
-      add_paging(params, q.limit, q.offset);
-      bind_all(rows, params);
-      while (rows.step()) page.items.push_back(read_cron(rows));
-    }
-    return page;
+    return counted_page<Cron>(c, kCronColumns, "crons", where, order, q.limit, q.offset, read_cron);
   });
 }
 
@@ -2121,14 +2106,16 @@ std::optional<std::string> SqliteStorage::next_cron_due(const std::string& now) 
   });
 }
 
-bool SqliteStorage::advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) {
-  return impl_->write([&](Conn& c) {
-    Query(c, "UPDATE crons SET next_run_date = ? WHERE cron_id = ? AND next_run_date = ?")
-        .bind(to)
-        .bind(cron_id)
-        .bind(from)
-        .run();
-    return sqlite3_changes(c.db) > 0;
+std::optional<Cron> SqliteStorage::advance_cron(const std::string& cron_id, const std::string& from,
+                                                const std::string& to, const std::string& now) {
+  return impl_->write([&](Conn& c) -> std::optional<Cron> {
+    Query q(c, std::string("UPDATE crons SET next_run_date = ? WHERE cron_id = ? AND next_run_date = ? AND ") +
+                   kCronLive + " RETURNING " + kCronColumns);
+    q.bind(to).bind(cron_id).bind(from).bind(now);
+    if (!q.step()) return std::nullopt;
+    Cron claimed = read_cron(q);
+    q.run();  // done before the commit
+    return claimed;
   });
 }
 

@@ -129,17 +129,22 @@ class Storage {
   virtual std::optional<Cron> get_cron(const std::string& cron_id) = 0;
   // Applies `change` to the stored cron atomically; false when it does not exist.
   virtual bool update_cron(const std::string& cron_id, const std::function<void(Cron&)>& change) = 0;
-  virtual bool delete_cron(const std::string& cron_id) = 0;
+  // Deletes the cron if `allowed` (when given) accepts it as stored, checked atomically with the
+  // delete; false when it does not exist or is not allowed.
+  virtual bool delete_cron(const std::string& cron_id, const std::function<bool(const Cron&)>& allowed = {}) = 0;
   virtual Page<Cron> search_crons(const CronQuery& query) = 0;
   // Enabled crons whose next_run_date is not after `now` and whose end_time (if any) is after
   // it, earliest next_run_date first, at most `limit`.
   virtual std::vector<Cron> due_crons(const std::string& now, int limit) = 0;
   // The earliest next_run_date of an enabled cron whose end_time (if any) is after `now`.
   virtual std::optional<std::string> next_cron_due(const std::string& now) = 0;
-  // Sets next_run_date to `to` if it still is `from`, and says whether it did: of every server
-  // on the database advancing the same cron from the same date, exactly one succeeds. The
-  // scheduler claims a tick this way.
-  virtual bool advance_cron(const std::string& cron_id, const std::string& from, const std::string& to) = 0;
+  // Sets next_run_date to `to` if it still is `from` and the cron is still live at `now`
+  // (enabled, not past its end_time), and returns the cron as it then is; nullopt when it did not
+  // (moved on, disabled, ended, deleted). Of every server on the database advancing the same cron
+  // from the same date, at most one succeeds. The scheduler claims a tick this way and fires the
+  // cron returned: what it is at the claim, not what it was when it was found due.
+  virtual std::optional<Cron> advance_cron(const std::string& cron_id, const std::string& from, const std::string& to,
+                                           const std::string& now) = 0;
 
   // Checkpoints of a thread, kept until the thread is deleted.
   virtual void put_checkpoint(const Checkpoint& checkpoint) = 0;  // replaces one with the same id

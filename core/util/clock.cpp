@@ -7,17 +7,23 @@
 
 namespace lgs {
 
-std::string format_iso8601(std::chrono::system_clock::time_point now) {
+std::string format_iso8601(std::chrono::sys_time<std::chrono::microseconds> micros) {
   using namespace std::chrono;
-  const auto micros = duration_cast<microseconds>(now.time_since_epoch()).count() % 1000000;
-  const std::time_t seconds = system_clock::to_time_t(now);
+  // Floored, not truncated toward zero: before 1970 the fraction still counts up from the second.
+  const auto secs = floor<seconds>(micros);
+  const std::time_t whole = static_cast<std::time_t>(secs.time_since_epoch().count());
   std::tm utc{};
-  gmtime_r(&seconds, &utc);
+  gmtime_r(&whole, &utc);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00", utc.tm_year + 1900, utc.tm_mon + 1,
-                     utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, micros);
+                     utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (micros - secs).count());
 }
 
-std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text) {
+bool sortable_iso8601(std::chrono::sys_time<std::chrono::microseconds> time) {
+  using namespace std::chrono;
+  return time >= sys_days(year(1970) / January / 1) && time < sys_days(year(10000) / January / 1);
+}
+
+std::optional<std::chrono::sys_time<std::chrono::microseconds>> parse_iso8601(std::string_view text) {
   using namespace std::chrono;
   size_t at = 0;
   // `digits` digits as a number, or -1.
@@ -86,14 +92,14 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
     }
     if (at != text.size()) return std::nullopt;
   }
-  return time_point_cast<system_clock::duration>(sys_days(date) + hours(h) + minutes(mi) + seconds(s) + fraction - offset);
+  return sys_days(date) + hours(h) + minutes(mi) + seconds(s) + fraction - offset;
 }
 
-std::string now_iso8601() { return format_iso8601(std::chrono::system_clock::now()); }
+std::string now_iso8601() { return format_iso8601(std::chrono::floor<std::chrono::microseconds>(std::chrono::system_clock::now())); }
 
 std::string iso8601_from_now(double seconds) {
   using namespace std::chrono;
-  return format_iso8601(system_clock::now() + duration_cast<system_clock::duration>(duration<double>(seconds)));
+  return format_iso8601(floor<microseconds>(system_clock::now() + duration_cast<system_clock::duration>(duration<double>(seconds))));
 }
 
 }  // namespace lgs

@@ -1,8 +1,10 @@
 // Crons end to end, through the official JS SDK against the real binary with plugins/auth_owner
-// (two users): create on a thread and stateless, search, count, update and delete, what the
-// other user gets (404, nothing in searches), bad input (4xx with a detail), crons that fire
-// (every 2 s with a seconds field, and one real `* * * * *`), as their creator, after a restart,
-// and once per tick on two replicas sharing PostgreSQL.
+// (two users, and the Studio user, who sees everything): create on a thread and stateless,
+// search, count, update and delete, what the other user gets (404, nothing in searches), bad
+// input (4xx with a detail), crons that fire (every 2 s with a seconds field, and one real
+// `* * * * *`), as their creator, after a restart, and once per tick on two replicas sharing
+// PostgreSQL. With the auth_team fixture, where several users may change one cron: the filter
+// of crons:create on the cron itself, and runs acting as whoever last changed the payload.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +18,7 @@ import {
   TOKENS,
   UUID_RE,
   cleanupTempDirs,
+  fixture,
   makeTempDir,
   randomUUID,
   request,
@@ -27,6 +30,7 @@ import {
 
 const T = { timeout: 30_000 };
 const ADMIN_URI = process.env.LANGGRAPH_TEST_POSTGRES_URI;
+const STUDIO_KEY = 'cron-studio-key';
 const say = (content) => ({ messages: [{ role: 'user', content }] });
 const EVERY_2S = '* * * * * */2'; // a sixth field gives seconds, as in LangGraph's Python server
 const CRON_FIELDS = [
@@ -63,17 +67,19 @@ async function ownerConfig() {
   return config;
 }
 
-function client(target, token) {
+function client(target, token, headers = {}) {
   return new Client({
     apiUrl: target.url,
     apiKey: null,
-    defaultHeaders: token ? { Authorization: `Bearer ${token}` } : {},
+    defaultHeaders: token ? { Authorization: `Bearer ${token}`, ...headers } : headers,
     timeoutMs: 15_000,
     callerOptions: { maxRetries: 0 },
   });
 }
 const user1 = (target = server) => client(target, TOKENS.user1);
 const user2 = (target = server) => client(target, TOKENS.user2);
+/** The Studio user of `server` (started with a studio key): auth_owner lets it see every cron. */
+const studio = () => client(server, null, { 'x-auth-scheme': 'langsmith', 'x-studio-key': STUDIO_KEY });
 
 /** Awaits `promise`, which must fail with HTTP `status` and a JSON {"detail": string}. Returns the detail. */
 async function expectStatus(promise, status, what) {
@@ -105,7 +111,7 @@ async function runsOf(c, threadId) {
 }
 
 before(async () => {
-  server = await startServer({ config: await ownerConfig() });
+  server = await startServer({ config: await ownerConfig(), env: { LANGGRAPH_STUDIO_KEY: STUDIO_KEY } });
   minuteThread = await user1().threads.create();
   minuteCreatedAt = Date.now();
   minuteCron = await user1().crons.createForThread(minuteThread.thread_id, 'agent', {
@@ -180,7 +186,8 @@ describe('creating crons', () => {
   test('bad input is a 4xx with a detail, never a 500', T, async () => {
     const thread = await user1().threads.create();
     const c = user1();
-    for (const [payload, status, what, match] of [
+    const tag = randomUUID();
+    for (const [fields, status, what, match] of [
       [{ schedule: 'not a cron' }, 422, 'a schedule of 3 words', /Invalid cron schedule/],
       [{ schedule: '61 * * * *' }, 422, 'minute 61', /minute/],
       [{ schedule: '* * * * * * *' }, 422, 'seven fields', /5 fields/],
@@ -188,35 +195,49 @@ describe('creating crons', () => {
       [{ schedule: '* * * * *', timezone: 'Mars/Olympus' }, 422, 'an unknown zone', /timezone/],
       [{ schedule: '* * * * *', timezone: '../../etc/passwd' }, 422, 'a path as zone', /timezone/],
       [{ schedule: '* * * * *', endTime: 'tomorrow' }, 422, 'end_time', /end_time/],
+      [{ schedule: '* * * * *', endTime: '1969-07-20T20:17:00Z' }, 422, 'an end_time before 1970', /end_time/],
+      [{ schedule: '* * * * *', endTime: '1970-01-01T00:30:00+01:00' }, 422, 'an end_time in 1969 in UTC', /end_time/],
+      [{ schedule: '* * * * *', endTime: '9999-12-31T23:00:00-02:00' }, 422, 'an end_time in the year 10000 in UTC', /end_time/],
       [{ schedule: '* * * * *', onRunCompleted: 'archive' }, 422, 'on_run_completed', /on_run_completed/],
       [{ schedule: '* * * * *', input: 'hello' }, 422, 'input that is no object', /input/],
       [{ schedule: '* * * * *', webhook: 'https://example.com/hook' }, 422, 'webhooks', /webhook/],
       [{}, 422, 'no schedule', /schedule/],
     ]) {
+      const payload = { ...fields, metadata: { tag } };
       const detail = await expectStatus(c.crons.create('agent', payload), status, what);
       assert.match(detail, match, `${what}: ${detail}`);
       await expectStatus(c.crons.createForThread(thread.thread_id, 'agent', payload), status, `${what} (thread)`);
     }
-    await expectStatus(c.crons.create('no-such-graph', { schedule: '* * * * *' }), 404, 'an unknown assistant');
-    await expectStatus(c.crons.createForThread(randomUUID(), 'agent', { schedule: '* * * * *' }), 404, 'an unknown thread');
+    const metadata = { tag };
+    await expectStatus(c.crons.create('no-such-graph', { schedule: '* * * * *', metadata }), 404, 'an unknown assistant');
+    await expectStatus(c.crons.createForThread(randomUUID(), 'agent', { schedule: '* * * * *', metadata }), 404, 'an unknown thread');
     const url = `${server.url}/runs/crons`;
     await rawStatus('POST', url, '{"schedule": ', TOKENS.user1, 422, 'a body that is not JSON');
-    await rawStatus('POST', url, { assistant_id: 'agent', schedule: 5 }, TOKENS.user1, 422, 'a schedule that is a number');
-    await rawStatus('POST', url, { assistant_id: 'agent', schedule: '* * * * *', enabled: 'yes' }, TOKENS.user1, 422, 'enabled as text');
-    await rawStatus('POST', `${server.url}/threads/not-a-uuid/runs/crons`, { assistant_id: 'agent', schedule: '* * * * *' }, TOKENS.user1, 422, 'a thread id that is no UUID');
-    await rawStatus('POST', url, { assistant_id: 'agent', schedule: '* * * * *' }, undefined, 401, 'no token');
-    // Nothing of it was stored.
+    await rawStatus('POST', url, { assistant_id: 'agent', schedule: 5, metadata }, TOKENS.user1, 422, 'a schedule that is a number');
+    await rawStatus('POST', url, { assistant_id: 'agent', schedule: '* * * * *', enabled: 'yes', metadata }, TOKENS.user1, 422, 'enabled as text');
+    await rawStatus('POST', `${server.url}/threads/not-a-uuid/runs/crons`, { assistant_id: 'agent', schedule: '* * * * *', metadata }, TOKENS.user1, 422, 'a thread id that is no UUID');
+    await rawStatus('POST', url, { assistant_id: 'agent', schedule: '* * * * *', metadata }, undefined, 401, 'no token');
+    // Nothing of it was stored, for anyone.
+    assert.equal(await studio().crons.count({ metadata: { tag } }), 0);
     assert.equal(await c.crons.count({ threadId: thread.thread_id }), 0);
   });
 
   test("a cron on another user's thread is 404 and is not created", T, async () => {
     const theirs = await user1().threads.create();
+    const tag = randomUUID();
     await expectStatus(
-      user2().crons.createForThread(theirs.thread_id, 'agent', { schedule: '* * * * *' }),
+      user2().crons.createForThread(theirs.thread_id, 'agent', { schedule: '* * * * *', metadata: { tag } }),
       404,
       "user2's cron on user1's thread",
     );
-    assert.equal(await user1().crons.count({ threadId: theirs.thread_id }), 0);
+    // Nobody has it: not user2 (whose owner it would carry), not user1, not the Studio user.
+    assert.deepEqual(await user2().crons.search({ metadata: { tag } }), []);
+    assert.deepEqual(await user1().crons.search({ metadata: { tag } }), []);
+    assert.deepEqual(await studio().crons.search({ metadata: { tag } }), []);
+    assert.equal(await studio().crons.count({ threadId: theirs.thread_id }), 0);
+    // The same cron by user1 is stored, and seen so by the Studio user: the checks above can fail.
+    await user1().crons.createForThread(theirs.thread_id, 'agent', { schedule: '0 0 1 1 *', metadata: { tag } });
+    assert.equal(await studio().crons.count({ metadata: { tag } }), 1);
   });
 });
 
@@ -293,6 +314,7 @@ describe('search, count, update, delete: each user sees and changes only their o
     assert.equal(updated.payload.assistant_id, AGENT_ASSISTANT_ID);
     assert.equal(updated.payload.config.configurable.cron_id, cron.cron_id);
     assert.deepEqual(updated.metadata, { tag, kind: 'edited', owner: 'user1' });
+    assert.equal(updated.user_id, 'user1'); // its own creator changed what it runs
     assert.notEqual(updated.next_run_date, cron.next_run_date);
     assert.equal(new Date(updated.next_run_date).getUTCMinutes(), 15);
     assert.ok(updated.updated_at > cron.updated_at);
@@ -336,10 +358,41 @@ describe('search, count, update, delete: each user sees and changes only their o
 
   test("deleting the thread deletes its crons", T, async () => {
     const t = await user1().threads.create();
-    await user1().crons.createForThread(t.thread_id, 'agent', { schedule: '0 0 * * *' });
-    assert.equal(await user1().crons.count({ threadId: t.thread_id }), 1);
+    const own = randomUUID();
+    const cron = await user1().crons.createForThread(t.thread_id, 'agent', { schedule: '0 0 * * *', metadata: { own } });
+    const url = `${server.url}/runs/crons/${cron.cron_id}`;
+    assert.equal((await request(url, { token: TOKENS.user1 })).status, 200);
+    assert.equal(await user1().crons.count({ metadata: { own } }), 1);
     await user1().threads.delete(t.thread_id);
-    assert.equal(await user1().crons.count({ threadId: t.thread_id }), 0);
+    // The cron itself is gone: its owner gets 404, and no one finds it by its metadata.
+    await rawStatus('GET', url, undefined, TOKENS.user1, 404, 'the cron of a deleted thread');
+    assert.equal(await user1().crons.count({ metadata: { own } }), 0);
+    assert.equal(await studio().crons.count({ metadata: { own } }), 0);
+  });
+
+  test('a cron that ended or waited disabled past its date counts from now when changed; end_time null removes the end', T, async () => {
+    const thread = await user1().threads.create();
+    const ended = await user1().crons.createForThread(thread.thread_id, 'agent', {
+      schedule: EVERY_2S,
+      input: say('ended'),
+      endTime: new Date(Date.now() - 60_000).toISOString(),
+    });
+    const off = await user1().crons.createForThread(thread.thread_id, 'agent', { schedule: EVERY_2S, input: say('off'), enabled: false });
+    // Both next_run_dates pass without a run: one ended, one disabled.
+    await sleep(Math.max(Date.parse(ended.next_run_date), Date.parse(off.next_run_date)) - Date.now() + 500);
+    const patchedAt = Date.now();
+    const extended = await user1().crons.update(ended.cron_id, { endTime: new Date(Date.now() + 3600_000).toISOString() });
+    const edited = await user1().crons.update(off.cron_id, { input: say('still off') });
+    // Not left in the past, where the scheduler would fire it at once, off its schedule.
+    assert.ok(Date.parse(extended.next_run_date) > patchedAt, `${extended.next_run_date} is before the change`);
+    assert.ok(Date.parse(edited.next_run_date) > patchedAt, `${edited.next_run_date} is before the change`);
+    await user1().crons.update(ended.cron_id, { enabled: false });
+    const open = await request(`${server.url}/runs/crons/${ended.cron_id}`, { method: 'PATCH', token: TOKENS.user1, body: { end_time: null } });
+    assert.equal(open.status, 200, open.text);
+    assert.equal(open.json.end_time, null);
+    assert.equal((await request(`${server.url}/runs/crons/${ended.cron_id}`, { token: TOKENS.user1 })).json.end_time, null);
+    await user1().crons.delete(ended.cron_id);
+    await user1().crons.delete(off.cron_id);
   });
 });
 
@@ -449,6 +502,71 @@ describe('crons fire', () => {
     const [now] = await user1().crons.search({ threadId: minuteThread.thread_id });
     assert.ok(now.next_run_date > minuteCron.next_run_date);
     await user1().crons.delete(minuteCron.cron_id);
+  });
+});
+
+describe('a team filter: crons several users may change (the auth_team fixture)', () => {
+  let team;
+  const as = (identity) => client(team, identity);
+
+  before(async () => {
+    const { config } = await tempConfig({
+      graphs: { agent: `${path.join(BUILD_DIR, 'plugins', 'agent.so')}:graph` },
+      auth: { path: `${fixture('auth_team')}:auth` },
+    });
+    team = await startServer({ config });
+  });
+
+  after(async () => {
+    await team?.stop();
+  });
+
+  test("crons:create's filter applies to the cron itself: one its creator could not see is 404 and not stored", T, async () => {
+    const tag = randomUUID();
+    // The filter applies to a thread cron's thread too: a blue one.
+    const thread = await as('alice').threads.create({ metadata: { team: 'blue' } });
+    await expectStatus(as('alice').crons.create('agent', { schedule: '@daily', metadata: { team: 'red', tag } }), 404, 'a red stateless cron');
+    await expectStatus(
+      as('alice').crons.createForThread(thread.thread_id, 'agent', { schedule: '@daily', metadata: { team: 'red', tag } }),
+      404,
+      'a red thread cron',
+    );
+    await expectStatus(as('alice').crons.create('agent', { schedule: '@daily', metadata: { tag } }), 404, 'a cron of no team');
+    // crons:search has no handler here: it sees every cron.
+    assert.deepEqual(await as('alice').crons.search({ metadata: { tag } }), []);
+    const blue = await as('alice').crons.createForThread(thread.thread_id, 'agent', { schedule: '@daily', metadata: { team: 'blue', tag } });
+    assert.deepEqual((await as('bob').crons.search({ metadata: { tag } })).map((c) => c.cron_id), [blue.cron_id]);
+    await as('bob').crons.delete(blue.cron_id);
+  });
+
+  test('a cron runs as whoever last changed what it runs; other changes keep its user', { timeout: 30_000 }, async () => {
+    const thread = await as('alice').threads.create({ metadata: { team: 'blue' } });
+    const cron = await as('alice').crons.createForThread(thread.thread_id, 'agent', {
+      schedule: EVERY_2S,
+      input: say('from alice'),
+      metadata: { team: 'blue' },
+      enabled: false,
+    });
+    assert.equal(cron.user_id, 'alice');
+    // Metadata or schedule: still alice's cron.
+    const noted = await as('bob').crons.update(cron.cron_id, { metadata: { note: 'seen by bob' }, schedule: EVERY_2S });
+    assert.equal(noted.user_id, 'alice');
+    // The input: from now on bob's, checked and run as bob.
+    const taken = await as('bob').crons.update(cron.cron_id, { input: say('from bob'), enabled: true });
+    assert.equal(taken.user_id, 'bob');
+    assert.deepEqual(taken.payload.input, say('from bob'));
+    const runs = await waitFor(
+      async () => {
+        const list = await runsOf(as('alice'), thread.thread_id);
+        return list.some((r) => r.status === 'success') ? list : null;
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: "a run of the cron bob changed" },
+    );
+    await as('alice').crons.delete(cron.cron_id);
+    const configurable = runs[0].kwargs.config.configurable;
+    assert.equal(configurable.langgraph_auth_user_id, 'bob');
+    assert.equal(configurable.langgraph_auth_user.identity, 'bob');
+    assert.match((await as('alice').threads.get(thread.thread_id)).values.messages.at(-1).content, /^Hello bob! You said: from bob$/);
   });
 });
 

@@ -203,6 +203,24 @@ TEST_SUITE("cron schedules") {
     CHECK(next("45 1 * * *", "2024-11-03T06:10:00", "America/New_York") == "2024-11-04T06:45:00");
   }
 
+  TEST_CASE("fixed time as Vixie cron decides it: neither the minute nor the hour field starts with *") {
+    // New York, 2024-03-10, clocks skip 02:00-03:00 EST. `0 */2` has a `*` hour: 02:00 is simply
+    // skipped, no run at the change.
+    CHECK(firings("0 */2 * * *", "2024-03-10T06:00:00", 2, "America/New_York") ==
+          std::vector<std::string>{"2024-03-10T08:00:00", "2024-03-10T10:00:00"});
+    // A list of fixed hours is fixed time: 02:00 fires at the change.
+    CHECK(firings("0 0,2,4 * * *", "2024-03-10T06:00:00", 2, "America/New_York") ==
+          std::vector<std::string>{"2024-03-10T07:00:00", "2024-03-10T08:00:00"});
+    // 2024-11-03, 01:00-02:00 is lived twice. `*/15 1` has a `*` minute: it follows the clock
+    // through both passes.
+    CHECK(firings("*/15 1 * * *", "2024-11-03T04:59:00", 6, "America/New_York") ==
+          std::vector<std::string>{"2024-11-03T05:00:00", "2024-11-03T05:15:00", "2024-11-03T05:30:00",
+                                   "2024-11-03T05:45:00", "2024-11-03T06:00:00", "2024-11-03T06:15:00"});
+    // Fixed minutes in a fixed hour fire in the first pass only.
+    CHECK(firings("0,30 1 * * *", "2024-11-03T04:59:00", 3, "America/New_York") ==
+          std::vector<std::string>{"2024-11-03T05:00:00", "2024-11-03T05:30:00", "2024-11-04T06:00:00"});
+  }
+
   TEST_CASE("ISO 8601 as clients send it") {
     auto text = [](const std::string& in) -> std::string {
       auto parsed = parse_iso8601(in);
@@ -218,6 +236,31 @@ TEST_SUITE("cron schedules") {
     for (const char* bad : {"", "tomorrow", "2025-13-01", "2023-02-29", "2025-01-02T24:00", "2025-01-02T03:04:05Q",
                             "2025-01-02T", "2025-01-02T03:04:05.", "2025/01/02", "2025-01-02T03:04+25:00"})
       CHECK_MESSAGE(text(bad) == "invalid", bad);
+  }
+
+  TEST_CASE("ISO 8601 before 1970 and past 9999") {
+    using namespace std::chrono;
+    const sys_time<microseconds> epoch{};
+    // Fractions before 1970 count up from the second before, as after it.
+    CHECK(format_iso8601(epoch - milliseconds(500)) == "1969-12-31T23:59:59.500000+00:00");
+    CHECK(format_iso8601(epoch - microseconds(1)) == "1969-12-31T23:59:59.999999+00:00");
+    CHECK(format_iso8601(epoch - seconds(1)) == "1969-12-31T23:59:59.000000+00:00");
+    CHECK(format_iso8601(epoch + microseconds(1)) == "1970-01-01T00:00:00.000001+00:00");
+    CHECK(format_iso8601(*parse_iso8601("1969-07-20T20:17:40.25Z")) == "1969-07-20T20:17:40.250000+00:00");
+    // Floored to the microsecond, not truncated toward zero.
+    CHECK(format_iso8601(floor<microseconds>(system_clock::time_point{} - nanoseconds(1500))) ==
+          "1969-12-31T23:59:59.999998+00:00");
+    // What storage may hold: four-digit years from 1970, which sort as text as they do in time.
+    auto sortable = [](const char* text) { return sortable_iso8601(*parse_iso8601(text)); };
+    CHECK(sortable("1970-01-01T00:00:00Z"));
+    CHECK(sortable("9999-12-31T23:59:59.999999Z"));
+    CHECK_FALSE(sortable("1969-12-31T23:59:59.999999Z"));
+    CHECK_FALSE(sortable("1970-01-01T00:30:00+01:00"));  // 1969 in UTC
+    CHECK_FALSE(sortable("9999-12-31T23:00:00-02:00"));  // 10000 in UTC
+    CHECK(format_iso8601(*parse_iso8601("9999-12-31T23:00:00-02:00")).substr(0, 5) == "10000");
+    // Past 2262, where nanoseconds since 1970 end, times are still exact.
+    CHECK(format_iso8601(*parse_iso8601("3000-01-01T00:00:00.5Z")) == "3000-01-01T00:00:00.500000+00:00");
+    CHECK(format_iso8601(*parse_iso8601("9999-12-31T23:59:59.999999Z")) == "9999-12-31T23:59:59.999999+00:00");
   }
 }
 
@@ -266,5 +309,64 @@ TEST_SUITE("cron scheduler") {
     CronScheduler failing(storage, [](const Cron&) { throw std::runtime_error("no"); });
     CHECK(failing.tick(*parse_iso8601("2024-05-01T12:01:00Z")) == 0);
     CHECK(storage.get_cron("later")->next_run_date == "2024-05-01T12:02:00.000000+00:00");
+  }
+
+  TEST_CASE("a cron changed after the tick found it due fires as it is at the claim, or not at all") {
+    MemoryStorage storage;
+    auto cron = [](const std::string& id, const std::string& next) {
+      Cron c;
+      c.cron_id = id;
+      c.assistant_id = "a";
+      c.schedule = "* * * * *";
+      c.next_run_date = next;
+      c.payload = {{"input", {{"v", "old"}}}};
+      c.user_id = "alice";
+      c.created_at = c.updated_at = next;
+      return c;
+    };
+    // "first" is due earliest: firing it changes the others, already read in the same batch.
+    REQUIRE(storage.create_cron(cron("first", "2024-05-01T12:00:00.000000+00:00")));
+    for (const char* id : {"deleted", "disabled", "edited", "ended"})
+      REQUIRE(storage.create_cron(cron(id, "2024-05-01T12:00:10.000000+00:00")));
+    std::vector<Cron> fired;
+    CronScheduler scheduler(storage, [&](const Cron& c) {
+      fired.push_back(c);
+      if (c.cron_id != "first") return;
+      storage.delete_cron("deleted");
+      storage.update_cron("disabled", [](Cron& d) { d.enabled = false; });
+      storage.update_cron("ended", [](Cron& d) { d.end_time = "2024-05-01T12:00:20.000000+00:00"; });
+      storage.update_cron("edited", [](Cron& d) {
+        d.payload["input"]["v"] = "new";
+        d.user_id = "bob";
+      });
+    });
+    CHECK(scheduler.tick(*parse_iso8601("2024-05-01T12:00:30Z")) == 2);
+    REQUIRE(fired.size() == 2);
+    CHECK(fired[0].cron_id == "first");
+    CHECK(fired[1].cron_id == "edited");
+    CHECK(fired[1].payload["input"]["v"] == "new");
+    CHECK(fired[1].user_id == "bob");
+    CHECK(fired[1].next_run_date == "2024-05-01T12:01:00.000000+00:00");
+    CHECK(storage.get_cron("disabled")->next_run_date == "2024-05-01T12:00:10.000000+00:00");
+  }
+
+  TEST_CASE("a next time that cannot be computed: not fired, tried again a minute later") {
+    MemoryStorage storage;
+    Cron c;
+    c.cron_id = "zoned";
+    c.assistant_id = "a";
+    c.schedule = "* * * * *";
+    c.timezone = "Nowhere/Atlantis";  // as on a server whose zone database lacks it
+    c.next_run_date = "2024-05-01T12:00:00.000000+00:00";
+    REQUIRE(storage.create_cron(c));
+    int fired = 0;
+    CronScheduler scheduler(storage, [&](const Cron&) { ++fired; });
+    CHECK(scheduler.tick(*parse_iso8601("2024-05-01T12:00:30Z")) == 0);
+    CHECK(fired == 0);
+    CHECK(storage.get_cron("zoned")->next_run_date == "2024-05-01T12:01:30.000000+00:00");
+    // Once it can be computed, it fires on schedule again.
+    REQUIRE(storage.update_cron("zoned", [](Cron& z) { z.timezone = "Europe/Paris"; }));
+    CHECK(scheduler.tick(*parse_iso8601("2024-05-01T12:01:31Z")) == 1);
+    CHECK(storage.get_cron("zoned")->next_run_date == "2024-05-01T12:02:00.000000+00:00");
   }
 }

@@ -2611,7 +2611,7 @@ STORAGE_TEST(crons_search, "crons: search by assistant, thread, enabled, metadat
   CHECK(s.search_crons(page).items.empty());
 }
 
-STORAGE_TEST(crons_due, "crons: due_crons and next_cron_due skip disabled and ended crons; advance_cron moves only from the date given") {
+STORAGE_TEST(crons_due, "crons: due_crons and next_cron_due skip disabled and ended crons; advance_cron moves only from the date given, only a live cron") {
   Storage& s = backend.storage();
   CHECK_FALSE(s.next_cron_due(ts(0)).has_value());
   auto add = [&](const std::string& id, int next, bool enabled = true, int end = -1) {
@@ -2635,12 +2635,80 @@ STORAGE_TEST(crons_due, "crons: due_crons and next_cron_due skip disabled and en
   CHECK(s.next_cron_due(ts(8)) == std::optional<std::string>(ts(10)));
   CHECK(s.next_cron_due(ts(150)) == std::optional<std::string>(ts(10)));
 
-  CHECK_FALSE(s.advance_cron("early", ts(11), ts(70)));  // not the stored date
-  CHECK_FALSE(s.advance_cron("nope", ts(10), ts(70)));
-  CHECK(s.advance_cron("early", ts(10), ts(70)));
-  CHECK_FALSE(s.advance_cron("early", ts(10), ts(80)));  // already moved
+  CHECK_FALSE(s.advance_cron("early", ts(11), ts(70), ts(30)));  // not the stored date
+  CHECK_FALSE(s.advance_cron("nope", ts(10), ts(70), ts(30)));
+  const auto claimed = s.advance_cron("early", ts(10), ts(70), ts(30));
+  REQUIRE(claimed.has_value());
+  Cron want = *s.get_cron("early");
+  CHECK(want.next_run_date == ts(70));
+  expect_same(*claimed, want, "the claimed cron");
+  CHECK_FALSE(s.advance_cron("early", ts(10), ts(80), ts(30)));  // already moved
   CHECK(s.get_cron("early")->next_run_date == ts(70));
   CHECK(cron_ids(s.due_crons(ts(30), 10)) == "ending,late");
+  // Disabled or ended: never claimed, whatever the date.
+  CHECK_FALSE(s.advance_cron("off", ts(5), ts(70), ts(30)));
+  CHECK_FALSE(s.advance_cron("ended", ts(7), ts(70), ts(30)));
+  CHECK_FALSE(s.advance_cron("ending", ts(20), ts(70), ts(100)));  // its end_time is not after now
+  CHECK(s.get_cron("off")->next_run_date == ts(5));
+  CHECK(s.get_cron("ended")->next_run_date == ts(7));
+  CHECK(s.get_cron("ending")->next_run_date == ts(20));
+  CHECK(s.advance_cron("ending", ts(20), ts(70), ts(99)).has_value());
+}
+
+STORAGE_TEST(crons_claim_sees_changes, "crons: a cron disabled, ended, deleted or edited after due_crons read it is claimed as it now is, or not at all") {
+  Storage& s = backend.storage();
+  for (const char* id : {"disabled", "ended", "deleted", "edited", "moved"}) {
+    Cron c = make_cron(id);
+    c.next_run_date = ts(10);
+    REQUIRE(s.create_cron(c));
+  }
+  const auto due = s.due_crons(ts(30), 10);
+  REQUIRE(cron_ids(due) == "deleted,disabled,edited,ended,moved");
+  REQUIRE(s.update_cron("disabled", [](Cron& c) { c.enabled = false; }));
+  REQUIRE(s.update_cron("ended", [](Cron& c) { c.end_time = ts(20); }));
+  REQUIRE(s.delete_cron("deleted"));
+  REQUIRE(s.update_cron("edited", [](Cron& c) {
+    c.payload["input"] = {{"edited", true}};
+    c.user_id = "bob";
+    c.auth_user = {{"identity", "bob"}};
+  }));
+  REQUIRE(s.update_cron("moved", [](Cron& c) { c.next_run_date = ts(500); }));
+  std::map<std::string, std::optional<Cron>> claims;
+  for (const Cron& c : due) claims[c.cron_id] = s.advance_cron(c.cron_id, c.next_run_date, ts(90), ts(30));
+  CHECK_FALSE(claims["disabled"].has_value());
+  CHECK_FALSE(claims["ended"].has_value());
+  CHECK_FALSE(claims["deleted"].has_value());
+  CHECK_FALSE(claims["moved"].has_value());
+  REQUIRE(claims["edited"].has_value());
+  CHECK(claims["edited"]->payload["input"] == json{{"edited", true}});
+  CHECK(claims["edited"]->user_id == "bob");
+  CHECK(claims["edited"]->auth_user == json{{"identity", "bob"}});
+  CHECK(claims["edited"]->next_run_date == ts(90));
+  CHECK(s.get_cron("disabled")->next_run_date == ts(10));
+  CHECK(s.get_cron("ended")->next_run_date == ts(10));
+  CHECK(s.get_cron("moved")->next_run_date == ts(500));
+}
+
+STORAGE_TEST(crons_delete_checked, "crons: delete_cron deletes only what its check accepts, as stored at the delete") {
+  Storage& s = backend.storage();
+  REQUIRE(s.create_cron(make_cron("c1", 1, {{"owner", "alice"}})));
+  int calls = 0;
+  CHECK_FALSE(s.delete_cron("c1", [&](const Cron& c) {
+    ++calls;
+    CHECK(c.metadata == json{{"owner", "alice"}});
+    return false;
+  }));
+  CHECK(calls == 1);
+  REQUIRE(s.get_cron("c1").has_value());
+  // Changed after a caller read it: the check sees the change.
+  REQUIRE(s.update_cron("c1", [](Cron& c) { c.metadata["owner"] = "bob"; }));
+  auto alices = [](const Cron& c) { return c.metadata.value("owner", "") == "alice"; };
+  CHECK_FALSE(s.delete_cron("c1", alices));
+  REQUIRE(s.get_cron("c1").has_value());
+  auto bobs = [](const Cron& c) { return c.metadata.value("owner", "") == "bob"; };
+  CHECK(s.delete_cron("c1", bobs));
+  CHECK_FALSE(s.get_cron("c1").has_value());
+  CHECK_FALSE(s.delete_cron("c1", [](const Cron&) -> bool { FAIL("called for a missing cron"); return true; }));
 }
 
 namespace {
@@ -2653,7 +2721,7 @@ int advance_concurrently(const std::vector<Storage*>& storages, int workers, std
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&, w] {
       try {
-        if (storages[w % storages.size()]->advance_cron("c", ts(10), ts(100 + w))) ++won;
+        if (storages[w % storages.size()]->advance_cron("c", ts(10), ts(100 + w), ts(10))) ++won;
       } catch (const std::exception& e) {
         std::lock_guard lock(mutex);
         errors.push_back(e.what());
@@ -2725,7 +2793,7 @@ PERSISTENT_STORAGE_TEST(crons_survive_reopen, "crons: stored crons and their nex
   c.thread_id = "t1";
   c.timezone = "America/New_York";
   REQUIRE(s.create_cron(c));
-  REQUIRE(s.advance_cron("c1", c.next_run_date, ts(4000)));
+  REQUIRE(s.advance_cron("c1", c.next_run_date, ts(4000), ts(3000)));
   c.next_run_date = ts(4000);
   Storage& again = backend.reopen();
   expect_stored(again.get_cron("c1"), c, "cron after reopening");
