@@ -1,9 +1,11 @@
 #include "storage/sqlite_storage.hpp"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 
 #include "authz/filter.hpp"
 #include "config/startup_error.hpp"
+#include "storage/sqlite_log_vfs.hpp"
 
 namespace lgs {
 
@@ -419,9 +422,9 @@ struct SqlHash {
 
 class Conn {
  public:
-  Conn(const std::string& file, bool create) {
+  Conn(const std::string& file, bool create, const char* vfs = nullptr) {
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    const int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
+    const int rc = sqlite3_open_v2(file.c_str(), &db, flags, vfs);
     if (rc != SQLITE_OK) {
       const std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
       sqlite3_close(db);
@@ -512,6 +515,11 @@ class Query {
     return *this;
   }
   Query& bind(const char* text) { return bind(std::string_view(text)); }
+  // Text that stays valid as long as this Query (the destructor unbinds it): not copied.
+  Query& bind_ref(std::string_view text) {
+    check(sqlite3_bind_text64(stmt_, ++index_, text.data() ? text.data() : "", text.size(), SQLITE_STATIC, SQLITE_UTF8));
+    return *this;
+  }
   Query& bind(int64_t number) {
     check(sqlite3_bind_int64(stmt_, ++index_, number));
     return *this;
@@ -894,7 +902,7 @@ void insert_thread_index(Conn& c, int64_t row, const std::string& thread_id, con
                          const IndexRows& index) {
   for (const auto& [key, value] : index) {
     Query q(c, "INSERT OR REPLACE INTO thread_metadata (key, value, created_at, thread_id, thread) VALUES (?, ?, ?, ?, ?)");
-    q.bind(key).bind(value).bind(created_at).bind(thread_id).bind(row).run();
+    q.bind_ref(key).bind_ref(value).bind_ref(created_at).bind_ref(thread_id).bind(row).run();
   }
 }
 
@@ -1142,33 +1150,38 @@ void configure_sqlite_once() {
 // The writer thread, the readers
 
 struct SqliteStorage::Impl {
-  // One write call waiting in the queue. It lives on the caller's stack until `done`.
+  // One write call waiting in the queue. It lives on the caller's stack until it is done.
   //
   // Waking a thread costs the waker more than anything else in a small write, so the writer
   // wakes only the first caller of a batch, and every caller wakes two more before it returns
-  // (a binary tree over the batch). A plain mutex and condition variable: std::binary_semaphore
-  // spins with sched_yield before it sleeps, which takes the CPU from the writer.
+  // (a binary tree over the batch). The caller sleeps on a futex of its own: one system call to
+  // sleep, one to be woken, none when the job is done before it would sleep. (A mutex and a
+  // condition variable add a wake-up on the mutex when the notifier still holds it;
+  // std::binary_semaphore spins with sched_yield before it sleeps, which takes the CPU from the
+  // writer.)
   struct Job {
+    static constexpr uint32_t kRunning = 0, kSleeping = 1, kDone = 2;
+
     void (*run)(void* body, Conn& conn) = nullptr;
     void* body = nullptr;
     std::exception_ptr error;
     Job* wake[2] = {nullptr, nullptr};  // callers of the same batch this one wakes when done
-    std::mutex mutex;
-    std::condition_variable cv;
-    bool done = false;
+    std::atomic<uint32_t> state{kRunning};
 
     void finish() {
-      std::lock_guard lock(mutex);
-      done = true;
-      cv.notify_one();  // under the lock: the owner may destroy the job once it sees `done`
+      // The owner may return, and the job be gone, as soon as it sees kDone: only the address
+      // is used after the exchange, and a futex wake on an address nobody sleeps on does nothing.
+      if (state.exchange(kDone, std::memory_order_acq_rel) == kSleeping)
+        syscall(SYS_futex, &state, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
     }
     void wait() {
-      {
-        std::unique_lock lock(mutex);
-        cv.wait(lock, [&] { return done; });
+      uint32_t expected = kRunning;
+      if (state.compare_exchange_strong(expected, kSleeping, std::memory_order_acq_rel)) {
+        while (state.load(std::memory_order_acquire) != kDone)
+          syscall(SYS_futex, &state, FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr, 0);
       }
       for (Job* next : wake)
-        if (next) next->finish();  // they cannot return before this: only we set their `done`
+        if (next) next->finish();  // they cannot return before this: only we finish them
     }
   };
 
@@ -1197,7 +1210,7 @@ struct SqliteStorage::Impl {
     configure_sqlite_once();
     lock_fd = lock_database(file);
     const bool created = !std::filesystem::exists(file);
-    writer = std::make_unique<Conn>(file.string(), true);
+    writer = std::make_unique<Conn>(file.string(), true, sqlite_log_vfs());
     // A modest page cache: SQLite's commit walks the whole cache's hash table whenever a B-tree
     // split renumbered pages during the transaction (most batches), so its size is paid per batch.
     writer->exec("PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;"
@@ -1223,10 +1236,13 @@ struct SqliteStorage::Impl {
   // A checkpoint copies the log's pages into the database file; the log starts over (its file
   // is overwritten from the start) only once a checkpoint copied all of it. A checkpoint beside a
   // writer that never pauses never gets to the end, so the work is split: the checkpoint thread
-  // copies the bulk (and syncs the database file) while writes go on, then the writer copies
-  // what was appended meanwhile, between two batches, and the next batch restarts the log.
+  // copies the bulk (and syncs the database file) while writes go on, again for what was appended
+  // meanwhile until little is left, then the writer copies the rest, between two batches, and the
+  // next batch restarts the log.
 
   static constexpr int kCheckpointPages = 4000;  // 16 MB of log
+  static constexpr int kCheckpointTail = 256;    // pages left to the writer
+  static constexpr int kCheckpointPasses = 8;    // a writer faster than the checkpoints gets the rest
 
   // On the writer thread after every commit, with the log's size in pages.
   static int on_commit(void* self, sqlite3* db, const char*, int pages) {
@@ -1254,7 +1270,12 @@ struct SqliteStorage::Impl {
       checkpoint_wanted = false;
       checkpoint_running = true;
       lock.unlock();
-      sqlite3_wal_checkpoint_v2(checkpointer->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      // Whatever the writer copies, it copies while every write waits.
+      for (int pass = 0; pass < kCheckpointPasses; ++pass) {
+        int log = 0, copied = 0;
+        const int rc = sqlite3_wal_checkpoint_v2(checkpointer->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+        if (rc != SQLITE_OK || log - copied <= kCheckpointTail) break;
+      }
       checkpoint_copied = true;
       lock.lock();
       checkpoint_running = false;
@@ -1565,15 +1586,15 @@ bool SqliteStorage::create_thread(const Thread& thread) {
     Query insert(c,
                  "INSERT INTO threads (thread_id, created_at, updated_at, status, metadata, config, vals, interrupts, "
                  "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING");
-    insert.bind(thread.thread_id)
-        .bind(thread.created_at)
-        .bind(thread.updated_at)
-        .bind(thread.status)
-        .bind(row.metadata)
-        .bind(row.config)
-        .bind(row.values)
-        .bind(row.interrupts)
-        .bind(row.error)
+    insert.bind_ref(thread.thread_id)
+        .bind_ref(thread.created_at)
+        .bind_ref(thread.updated_at)
+        .bind_ref(thread.status)
+        .bind_ref(row.metadata)
+        .bind_ref(row.config)
+        .bind_ref(row.values)
+        .bind_ref(row.interrupts)
+        .bind_ref(row.error)
         .run();
     if (sqlite3_changes(c.db) == 0) return false;
     insert_thread_index(c, sqlite3_last_insert_rowid(c.db), thread.thread_id, thread.created_at, row.index);
