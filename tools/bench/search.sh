@@ -384,7 +384,10 @@ TARGETS=$OUT/targets.md
     echo "- SQLite, durable POST /threads over 20,000 requests/s at concurrency $CONNECTIONS:" \
       "**$(verdict "$rps > 20000")** ($(num "$rps")/s; ${DURABLE[sqlite]} after SIGKILL). With $CONNECTIONS requests" \
       "in flight, at most $CONNECTIONS share a commit, and each commit waits for the disk to make its write durable" \
-      "(about ${SYNC_MS[sqlite]} ms on this disk just before the run): roughly $(num "$ceiling") requests/s at best here."
+      "(about ${SYNC_MS[sqlite]} ms on this disk just before the run): the disk alone would allow roughly" \
+      "$(num "$ceiling") requests/s. When that is far above the result, the limit is CPU: the request path" \
+      "(authentication, the auth plugin's create handler, JSON) shared with wrk on two cores, and the one SQLite" \
+      "writer thread, which commits the batches one after another."
   fi
   (( LARGE != 1000000 || SMALL != 10000 )) &&
     echo "- This run used $(num "$SMALL") and $(num "$LARGE") threads; the targets are set for 10,000 and 1,000,000."
