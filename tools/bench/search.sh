@@ -257,6 +257,8 @@ measure_create() {  # measure_create BACKEND URI : durable POST /threads, then S
   first=$(curl -sS --fail --max-time 10 -X POST -H "Authorization: Bearer user-0" -H "Content-Type: application/json" \
     -d '{}' "$BASE/threads") || { echo "search.sh: POST /threads failed" >&2; exit 1; }
   grep -q '"owner":"user-0"' <<<"$first" || { echo "search.sh: POST /threads did not stamp the owner: $first" >&2; exit 1; }
+  # The databases loaded just before may still be being written back: syncs would wait behind it.
+  sync
   wait_idle
   SYNC_MS[$backend]=$(sync_latency_ms)
   echo "  the disk makes a 4 KiB write durable in ${SYNC_MS[$backend]} ms"
