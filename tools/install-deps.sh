@@ -10,7 +10,8 @@ packages=(
   nlohmann-json3-dev                 # JSON
   libboost-dev libboost-filesystem-dev  # Boost.DLL (plugin loading)
   libfmt-dev                         # formatting
-  uuid-dev                           # UUIDv4/v5 (libuuid)
+  uuid-dev                           # UUIDv5 and UUID parsing (libuuid)
+  libgoogle-perftools-dev            # the server's memory allocator (tcmalloc_minimal)
   libssl-dev                         # SHA-256 in tests; cpp-httplib's pkg-config flags need it
   doctest-dev                        # unit tests
   libsqlite3-dev                     # SQLite storage, the embedded default (libsqlite3)
@@ -24,7 +25,7 @@ packages=(
 )
 build_only=(build-essential cmake pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost-dev
             libboost-filesystem-dev libfmt-dev uuid-dev libssl-dev doctest-dev libsqlite3-dev
-            libpq-dev libhowardhinnant-date-dev)
+            libpq-dev libhowardhinnant-date-dev libgoogle-perftools-dev)
 case "${1:-}" in
   --build-only) packages=("${build_only[@]}") ;;
   --bench) packages=("${build_only[@]}" wrk curl postgresql) ;;  # what tools/bench/*.sh need

@@ -78,7 +78,7 @@ void add_assistant_routes(Router& router, Services& services) {
       if (!canonical) throw ApiError{422, "\"assistant_id\" must be a UUID, got \"" + *id + "\""};
       a.assistant_id = *canonical;
     } else {
-      a.assistant_id = uuid4();
+      a.assistant_id = uuid7();
     }
     a.graph_id = require_graph(services, b);
     const std::string if_exists = body::choice(b, "if_exists", {"raise", "do_nothing"}, "raise");

@@ -86,7 +86,7 @@ Cron create_cron(Services& services, const ApiRequest& req, const std::string& t
   if (!schedule_text) throw ApiError{422, "\"schedule\" is required"};
   const CronSchedule schedule = parse_schedule(*schedule_text);
   Cron cron;
-  cron.cron_id = uuid4();
+  cron.cron_id = uuid7();
   cron.thread_id = thread_id;
   cron.schedule = *schedule_text;
   cron.timezone = time_zone(b);

@@ -155,7 +155,7 @@ json authorize_run(Services& services, const ApiRequest& req, const RunRequest& 
 
 Run make_run(const ApiRequest& req, const RunRequest& r, const Thread& thread, bool temporary) {
   Run run;
-  run.run_id = uuid4();
+  run.run_id = uuid7();
   run.thread_id = thread.thread_id;
   run.assistant_id = r.assistant.assistant_id;
   run.metadata = r.metadata;
@@ -237,7 +237,7 @@ Run create_thread_run(Services& services, const ApiRequest& req) {
 Run create_stateless_run(Services& services, const ApiRequest& req) {
   RunRequest r = parse_run_request(services, req);
   Thread t;
-  t.thread_id = uuid4();
+  t.thread_id = uuid7();
   Run run = make_run(req, r, t, /*temporary=*/r.on_completion == "delete");
   authorize_run(services, req, r, run, /*stateless=*/true);
   t.metadata = run.metadata;

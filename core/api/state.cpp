@@ -169,7 +169,7 @@ void add_state_routes(Router& router, Services& services) {
     if (!source) throw ApiError{404, "Thread with ID " + source_id + " not found"};
     if (!filter_matches(filter, source->metadata)) throw ApiError{409, "Thread with ID " + source_id + " not found"};
     Thread copy = *source;
-    copy.thread_id = uuid4();
+    copy.thread_id = uuid7();
     json value = {{"thread_id", copy.thread_id}, {"metadata", copy.metadata}};
     services.authorize(req, "threads", "create", value);  // its filter does not apply to a copy
     if (value["metadata"].is_object()) copy.metadata = value["metadata"];

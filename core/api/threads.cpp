@@ -52,7 +52,7 @@ void add_thread_routes(Router& router, Services& services) {
       if (!canonical) throw ApiError{422, "\"thread_id\" must be a UUID, got \"" + *id + "\""};
       t.thread_id = *canonical;
     } else {
-      t.thread_id = uuid4();
+      t.thread_id = uuid7();
     }
     json metadata = body::object(b, "metadata");
     if (auto graph_id = body::string(b, "graph_id")) metadata["graph_id"] = *graph_id;

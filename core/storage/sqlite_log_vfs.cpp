@@ -12,9 +12,10 @@ namespace lgs {
 namespace {
 
 // SQLite writes every page a commit changed to the log as a frame, a 24-byte header and the page,
-// with a pwrite each, then syncs. Here the frames go to a buffer, written with one pwrite just
-// before the sync. Only the connection's own handle of the log sees the buffer, and SQLite makes
-// a commit visible to other connections only after syncing it, so they never miss a frame.
+// with a pwrite each. Here the frames go to a buffer, written with one pwrite once the commit's
+// last frame (its header carries the database size after the commit; other frames carry 0) is
+// complete, or before a sync. SQLite makes a commit visible to other connections only after
+// writing that last frame, so they never miss one.
 
 constexpr size_t kMaxPending = size_t{1} << 20;  // a larger transaction writes as it goes
 // The default VFS writes at most 128 KiB - 1 bytes per call (it masks the count to 17 bits).
@@ -27,7 +28,17 @@ struct File {
   sqlite3_file* real;    // the default VFS's file, stored after this struct
   std::string* pending;  // frames not yet written (log files only)
   sqlite3_int64 start;   // the file offset of pending's first byte
+  bool commit_frame;     // the last write was the header of a commit's last frame
 };
+
+constexpr int kFrameHeader = 24;
+
+// The header of the frame that ends a commit: bytes 4..7 (the database size after the commit)
+// are not zero.
+bool is_commit_header(const void* data, int amount) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  return amount == kFrameHeader && (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
+}
 
 constexpr int kRealOffset = static_cast<int>((sizeof(File) + 7) & ~size_t{7});
 
@@ -62,9 +73,8 @@ int x_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
   if (const int rc = flush(f); rc != SQLITE_OK) return rc;
   return real_methods(f).xRead(f->real, out, amount, offset);
 }
-int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
-  File* f = as_file(file);
-  if (!f->pending) return real_methods(f).xWrite(f->real, data, amount, offset);
+// Appends a write to the pending frames (or changes a frame already pending).
+int gather(File* f, const void* data, int amount, sqlite3_int64 offset) {
   std::string& pending = *f->pending;
   const auto* bytes = static_cast<const char*>(data);
   const sqlite3_int64 end = f->start + static_cast<sqlite3_int64>(pending.size());
@@ -79,6 +89,14 @@ int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offs
   if (pending.empty()) f->start = offset;
   pending.append(bytes, static_cast<size_t>(amount));
   return pending.size() >= kMaxPending ? flush(f) : SQLITE_OK;
+}
+int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
+  File* f = as_file(file);
+  if (!f->pending) return real_methods(f).xWrite(f->real, data, amount, offset);
+  const bool ends_commit = f->commit_frame;  // this write is the page of a commit's last frame
+  f->commit_frame = is_commit_header(data, amount);
+  const int rc = gather(f, data, amount, offset);
+  return rc == SQLITE_OK && ends_commit ? flush(f) : rc;
 }
 int x_truncate(sqlite3_file* file, sqlite3_int64 size) {
   File* f = as_file(file);
@@ -163,6 +181,7 @@ int v_open(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags, int* o
   f->real->pMethods = nullptr;
   f->pending = nullptr;
   f->start = 0;
+  f->commit_frame = false;
   const int rc = g_base->xOpen(g_base, name, f->real, flags, out_flags);
   if (rc != SQLITE_OK) {
     if (f->real->pMethods) f->real->pMethods->xClose(f->real);

@@ -24,6 +24,7 @@
 #include "authz/filter.hpp"
 #include "config/startup_error.hpp"
 #include "storage/sqlite_log_vfs.hpp"
+#include "util/log.hpp"
 
 namespace lgs {
 
@@ -1152,8 +1153,8 @@ void configure_sqlite_once() {
 struct SqliteStorage::Impl {
   // One write call waiting in the queue. It lives on the caller's stack until it is done.
   //
-  // Waking a thread costs the waker more than anything else in a small write, so the writer
-  // wakes only the first caller of a batch, and every caller wakes two more before it returns
+  // Waking a thread costs the waker more than anything else in a small write, so the sync
+  // thread wakes only the first caller of the batches it synced, and every caller wakes two more before it returns
   // (a binary tree over the batch). The caller sleeps on a futex of its own: one system call to
   // sleep, one to be woken, none when the job is done before it would sleep. (A mutex and a
   // condition variable add a wake-up on the mutex when the notifier still holds it;
@@ -1189,11 +1190,18 @@ struct SqliteStorage::Impl {
 
   ~Impl() {
     {
-      std::lock_guard lock(queue_mutex);
+      std::lock_guard lock(mutex);
       stopping = true;
     }
-    queue_cv.notify_all();
+    writer_cv.notify_all();
     if (writer_thread.joinable()) writer_thread.join();
+    {
+      std::lock_guard lock(mutex);
+      sync_stop = true;  // after the writer: its last commits are synced and answered first
+    }
+    sync_cv.notify_all();
+    if (sync_thread.joinable()) sync_thread.join();
+    if (log_fd >= 0) ::close(log_fd);
     {
       std::lock_guard lock(checkpoint_mutex);
       checkpoint_stop = true;
@@ -1209,14 +1217,20 @@ struct SqliteStorage::Impl {
   void open() {
     configure_sqlite_once();
     lock_fd = lock_database(file);
-    const bool created = !std::filesystem::exists(file);
     writer = std::make_unique<Conn>(file.string(), true, sqlite_log_vfs());
+    // synchronous = NORMAL: a commit is written to the log without waiting for the disk; the
+    // sync thread makes it durable before anyone is told (see "writes"). Checkpoints still sync.
     // A modest page cache: SQLite's commit walks the whole cache's hash table whenever a B-tree
     // split renumbered pages during the transaction (most batches), so its size is paid per batch.
-    writer->exec("PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;"
+    writer->exec("PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;"
                  "PRAGMA journal_size_limit = 67108864;");
     migrate(*writer);
-    if (created) sync_directory(file.parent_path());
+    // The log lives as long as the connections (SQLite removes it when the last one closes), so
+    // it is new on every start: its name must be on disk before a commit in it is acknowledged.
+    const std::string log_file = file.string() + "-wal";
+    log_fd = ::open(log_file.c_str(), O_RDWR | O_CLOEXEC);
+    if (log_fd < 0) throw std::runtime_error(fmt::format("cannot open {}: {}", log_file, std::strerror(errno)));
+    sync_directory(file.parent_path());
     const int reader_count = std::clamp(static_cast<int>(std::thread::hardware_concurrency()) * 4, 8, 32);
     for (int i = 0; i < reader_count; ++i) {
       auto reader = std::make_unique<Conn>(file.string(), false);
@@ -1228,6 +1242,7 @@ struct SqliteStorage::Impl {
     checkpointer->exec("PRAGMA synchronous = FULL;");
     sqlite3_wal_hook(writer->db, &Impl::on_commit, this);
     checkpoint_thread = std::thread([this] { checkpoint_loop(); });
+    sync_thread = std::thread([this] { sync_loop(); });
     writer_thread = std::thread([this] { write_loop(); });
   }
 
@@ -1316,10 +1331,19 @@ struct SqliteStorage::Impl {
     }
   }
 
-  // ---- writes: group commit
+  // ---- writes: group commit, synced beside the writer
+  //
+  // Write calls queue up. The writer thread runs each job as soon as it is queued, inside the
+  // transaction it keeps open, and commits that transaction to the log (no disk wait) whenever
+  // the sync thread is free; it then hands the transaction's jobs over and opens the next one.
+  // The sync thread makes them durable with one fdatasync of the log and only then answers their
+  // callers: a write is acknowledged once it is on disk, and while the disk syncs one commit,
+  // the jobs of the next one run. The slower the disk, the more jobs share a commit and a sync.
+  // (A commit is visible to other connections from its commit on, before the sync: a read may
+  // see a write a moment before it is acknowledged, as with any group commit.)
 
-  // Runs `body(conn)` on the writer connection inside the next batch's transaction and returns
-  // its result once that transaction committed. A body that throws changes nothing.
+  // Runs `body(conn)` on the writer connection inside the writer's transaction and returns its
+  // result once that transaction is committed and synced. A body that throws changes nothing.
   template <typename F>
   auto write(F&& body) {
     using Result = std::invoke_result_t<F&, Conn&>;
@@ -1339,91 +1363,134 @@ struct SqliteStorage::Impl {
     job.body = &body;
     job.run = [](void* b, Conn& c) { (*static_cast<F*>(b))(c); };
     {
-      std::lock_guard lock(queue_mutex);
+      std::lock_guard lock(mutex);
       if (stopping) throw StorageUnavailable("the database is closed");
       queue.push_back(&job);
     }
-    queue_cv.notify_one();
+    writer_cv.notify_one();
     job.wait();
     if (job.error) std::rethrow_exception(job.error);
   }
 
   void write_loop() {
     pthread_setname_np(pthread_self(), "sqlite-writer");
-    std::vector<Job*> batch;
+    std::vector<Job*> incoming;
+    while (true) {
+      bool commit = false;
+      {
+        std::unique_lock lock(mutex);
+        writer_cv.wait(lock, [&] { return stopping || !queue.empty() || (!uncommitted.empty() && !syncing); });
+        if (queue.empty() && uncommitted.empty()) return;  // stopping, nothing left
+        incoming.swap(queue);
+        commit = !syncing || stopping;
+      }
+      for (Job* job : incoming) execute(job);
+      incoming.clear();
+      if (!commit || uncommitted.empty()) continue;
+      try {
+        step_cached("COMMIT");
+      } catch (...) {
+        fail_uncommitted(std::current_exception());
+        continue;
+      }
+      jobs += uncommitted.size();
+      batches += 1;
+      {
+        std::lock_guard lock(mutex);
+        unsynced.insert(unsynced.end(), uncommitted.begin(), uncommitted.end());
+        syncing = true;
+      }
+      uncommitted.clear();
+      sync_cv.notify_one();
+    }
+  }
+
+  // Runs `job` in the open transaction, opening one if none is. A job that throws must leave
+  // nothing behind and take nothing of the others with it: the transaction is rolled back, that
+  // job is answered with its error, and the jobs that ran before it in the transaction run again.
+  // (Savepoints around every job would do the same, but they copy every page a job touches into
+  // a statement journal; a failing job is rare.) Jobs are deterministic given the database, so
+  // running one again gives what it gave the first time.
+  void execute(Job* job) {
+    try {
+      if (sqlite3_get_autocommit(writer->db)) step_cached("BEGIN IMMEDIATE");
+      job->run(job->body, *writer);
+      uncommitted.push_back(job);
+      return;
+    } catch (...) {
+      job->error = std::current_exception();
+    }
+    if (sqlite3_get_autocommit(writer->db)) {
+      // SQLite rolled the transaction back itself (I/O error, disk full), or could not begin one:
+      // nothing of it is written.
+      fail_uncommitted(job->error);
+      job->finish();
+      return;
+    }
+    rollback();
+    job->finish();
+    std::vector<Job*> again;
+    again.swap(uncommitted);
+    for (Job* earlier : again) execute(earlier);
+  }
+
+  // The open transaction is lost: its jobs are answered with `error`.
+  void fail_uncommitted(std::exception_ptr error) {
+    rollback();
+    for (Job* job : uncommitted) {
+      job->error = error;
+      job->finish();
+    }
+    uncommitted.clear();
+  }
+
+  void sync_loop() {
+    pthread_setname_np(pthread_self(), "sqlite-sync");
+    std::vector<Job*> synced;
     while (true) {
       {
-        std::unique_lock lock(queue_mutex);
-        queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
-        if (queue.empty()) return;  // stopping, nothing left
-        batch.swap(queue);
+        std::unique_lock lock(mutex);
+        syncing = false;
+        writer_cv.notify_one();  // the writer may commit what it gathered meanwhile
+        sync_cv.wait(lock, [&] { return sync_stop || !unsynced.empty(); });
+        if (unsynced.empty()) return;  // stopping, nothing left
+        synced.swap(unsynced);
+        syncing = true;
       }
-      run_batch(batch);
-      jobs += batch.size();
-      batches += 1;
-      for (size_t i = 0; i < batch.size(); ++i)
-        for (size_t child = 0; child < 2; ++child)
-          if (2 * i + 1 + child < batch.size()) batch[i]->wake[child] = batch[2 * i + 1 + child];
-      batch.front()->finish();  // its owner wakes the next ones; none of them may be touched now
-      batch.clear();
+      if (sync_log()) {
+        syncs += 1;
+        synced_jobs += synced.size();
+      } else {
+        // Committed but maybe not on disk: the callers are told it failed.
+        const auto error = std::make_exception_ptr(StorageUnavailable("SQLite: the log could not be synced to disk"));
+        for (Job* job : synced) job->error = error;
+      }
+      answer(synced);
+      synced.clear();
     }
+  }
+
+  bool sync_log() {
+    while (::fdatasync(log_fd) != 0) {
+      if (errno == EINTR) continue;
+      log::error("SQLite: syncing {}-wal failed: {}", file.string(), std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+
+  // Wakes the callers of `done`: the first one, which wakes two more, and so on (see Job).
+  static void answer(std::vector<Job*>& done) {
+    for (size_t i = 0; i < done.size(); ++i)
+      for (size_t child = 0; child < 2; ++child)
+        if (2 * i + 1 + child < done.size()) done[i]->wake[child] = done[2 * i + 1 + child];
+    done.front()->finish();  // its owner wakes the next ones; none of them may be touched now
   }
 
   void step_cached(const char* sql) { Query(*writer, sql).run(); }
 
   void rollback() {
     if (!sqlite3_get_autocommit(writer->db)) sqlite3_exec(writer->db, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-
-  // One transaction and one commit (one fsync of the log) for the whole batch. A job that
-  // throws must leave nothing behind and take nothing of the others with it: the transaction is
-  // rolled back, that job keeps its error, and the others run again without it. (Savepoints
-  // around every job would do the same, but they copy every page a job touches into a
-  // statement journal; a failing job is rare.) Jobs are deterministic given the database, so
-  // running one again gives what it gave the first time.
-  void run_batch(std::vector<Job*>& batch) {
-    std::vector<Job*> jobs_left(batch);
-    auto fail_all = [&](std::exception_ptr error) {
-      for (Job* job : jobs_left)
-        if (!job->error) job->error = error;
-    };
-    while (!jobs_left.empty()) {
-      try {
-        step_cached("BEGIN IMMEDIATE");
-      } catch (...) {
-        fail_all(std::current_exception());
-        rollback();
-        return;
-      }
-      auto failed = jobs_left.end();
-      for (auto job = jobs_left.begin(); job != jobs_left.end(); ++job) {
-        try {
-          (*job)->run((*job)->body, *writer);
-        } catch (...) {
-          (*job)->error = std::current_exception();
-          if (sqlite3_get_autocommit(writer->db)) {
-            // SQLite rolled the transaction back itself (I/O error, disk full): nothing of the
-            // batch is written.
-            fail_all((*job)->error);
-            return;
-          }
-          failed = job;
-          break;
-        }
-      }
-      if (failed != jobs_left.end()) {
-        rollback();
-        jobs_left.erase(failed);
-        continue;
-      }
-      try {
-        step_cached("COMMIT");
-      } catch (...) {
-        fail_all(std::current_exception());
-        rollback();
-      }
-      return;
-    }
   }
 
   // ---- reads: a pool of connections
@@ -1480,11 +1547,19 @@ struct SqliteStorage::Impl {
   std::condition_variable readers_cv;
   std::vector<Conn*> idle_readers;
 
-  std::mutex queue_mutex;
-  std::condition_variable queue_cv;
-  std::vector<Job*> queue;
+  // The writer's and the sync thread's hand-overs.
+  std::mutex mutex;
+  std::condition_variable writer_cv;
+  std::vector<Job*> queue;     // submitted, not yet run
   bool stopping = false;
+  std::condition_variable sync_cv;
+  std::vector<Job*> unsynced;  // committed, not yet synced
+  bool syncing = false;        // the sync thread has jobs it has not answered yet
+  bool sync_stop = false;
+  std::vector<Job*> uncommitted;  // the writer thread's: run in its open transaction
   std::thread writer_thread;
+  int log_fd = -1;  // the write-ahead log, for the sync thread
+  std::thread sync_thread;
   std::unique_ptr<Conn> checkpointer;
   std::mutex checkpoint_mutex;
   std::condition_variable checkpoint_cv;
@@ -1495,6 +1570,8 @@ struct SqliteStorage::Impl {
   std::thread checkpoint_thread;
   std::atomic<uint64_t> jobs{0};
   std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> syncs{0};
+  std::atomic<uint64_t> synced_jobs{0};
 };
 
 SqliteStorage::SqliteStorage(const std::filesystem::path& file) : impl_(std::make_unique<Impl>(file)) {
@@ -1516,7 +1593,9 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& file) : impl_(std::mak
 
 SqliteStorage::~SqliteStorage() = default;
 
-SqliteStorage::WriteStats SqliteStorage::write_stats() const { return {impl_->jobs.load(), impl_->batches.load()}; }
+SqliteStorage::WriteStats SqliteStorage::write_stats() const {
+  return {impl_->jobs.load(), impl_->batches.load(), impl_->syncs.load(), impl_->synced_jobs.load()};
+}
 
 // ---------------------------------------------------------------------------------------------
 // Assistants

@@ -80,8 +80,10 @@ class SqliteStorage final : public Storage {
   // PLAN, one step a line), and how writes were batched so far.
   std::string search_threads_plan(const ThreadQuery& query);
   struct WriteStats {
-    uint64_t jobs = 0;     // write calls executed
+    uint64_t jobs = 0;     // write calls committed
     uint64_t batches = 0;  // transactions committed for them
+    uint64_t syncs = 0;    // syncs of the log that made them durable before they were answered
+    uint64_t synced = 0;   // write calls answered after a sync
   };
   WriteStats write_stats() const;
 

@@ -1,4 +1,4 @@
-// UUIDs as LangGraph uses them: random ids for resources, name-based (v5) ids for system assistants.
+// UUIDs: time-ordered random ids for resources, name-based (v5) ids for system assistants.
 #pragma once
 
 #include <optional>
@@ -8,6 +8,10 @@
 namespace lgs {
 
 std::string uuid4();
+// A time-ordered random UUID (RFC 9562 version 7: Unix milliseconds, then 74 random bits), the id
+// of every resource the server creates: ids made later sort after earlier ones (to the
+// millisecond), so new rows land at the end of a database index instead of on a random page.
+std::string uuid7();
 // A time-ordered UUID (version 6 layout): ids made later compare greater as strings, as
 // LangGraph's checkpoint ids do.
 std::string uuid6();

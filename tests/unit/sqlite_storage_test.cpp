@@ -369,8 +369,12 @@ TEST_SUITE("storage.sqlite") {
     CHECK(page.items.front().thread_id == fmt::format("t-3-{}", kEach - 1));  // newest first
 
     const auto stats = s.write_stats();
-    INFO("jobs " << stats.jobs << ", batches " << stats.batches);
+    INFO("jobs " << stats.jobs << ", batches " << stats.batches << ", syncs " << stats.syncs);
     CHECK(stats.batches < stats.jobs / 2);  // really grouped
+    // Every committed write was answered after a sync of the log, and a sync serves whole commits.
+    CHECK(stats.synced == stats.jobs);
+    CHECK(stats.syncs >= 1);
+    CHECK(stats.syncs <= stats.batches);
   }
 
   TEST_CASE("a metadata equality drives the thread search through the index") {
