@@ -1154,12 +1154,12 @@ struct SqliteStorage::Impl {
   // One write call waiting in the queue. It lives on the caller's stack until it is done.
   //
   // Waking a thread costs the waker more than anything else in a small write, so the sync
-  // thread wakes only the first caller of the batches it synced, and every caller wakes two more before it returns
-  // (a binary tree over the batch). The caller sleeps on a futex of its own: one system call to
-  // sleep, one to be woken, none when the job is done before it would sleep. (A mutex and a
-  // condition variable add a wake-up on the mutex when the notifier still holds it;
-  // std::binary_semaphore spins with sched_yield before it sleeps, which takes the CPU from the
-  // writer.)
+  // thread wakes only the first caller of what it synced, and every caller wakes two more
+  // before it returns (a binary tree over the callers). The caller sleeps on a futex of its
+  // own: one system call to sleep, one to be woken, none when the job is done before it would
+  // sleep. (A mutex and a condition variable add a wake-up on the mutex when the notifier still
+  // holds it; std::binary_semaphore spins with sched_yield before it sleeps, which takes the CPU
+  // from the writer.)
   struct Job {
     static constexpr uint32_t kRunning = 0, kSleeping = 1, kDone = 2;
 

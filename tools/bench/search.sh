@@ -385,11 +385,11 @@ TARGETS=$OUT/targets.md
     ceiling=$(awk -v c="$CONNECTIONS" -v ms="${SYNC_MS[sqlite]}" 'BEGIN{printf "%.0f", (ms > 0 ? c * 1000 / ms : 0)}')
     echo "- SQLite, durable POST /threads over 20,000 requests/s at concurrency $CONNECTIONS:" \
       "**$(verdict "$rps > 20000")** ($(num "$rps")/s; ${DURABLE[sqlite]} after SIGKILL). With $CONNECTIONS requests" \
-      "in flight, at most $CONNECTIONS share a commit, and each commit waits for the disk to make its write durable" \
-      "(about ${SYNC_MS[sqlite]} ms on this disk just before the run): the disk alone would allow roughly" \
+      "in flight, at most $CONNECTIONS share a sync of the log, and each sync waits for the disk to make its write" \
+      "durable (about ${SYNC_MS[sqlite]} ms on this disk just before the run): the disk alone would allow roughly" \
       "$(num "$ceiling") requests/s. When that is far above the result, the limit is CPU: the request path" \
-      "(authentication, the auth plugin's create handler, JSON) shared with wrk on two cores, and the one SQLite" \
-      "writer thread, which commits the batches one after another."
+      "(cpp-httplib's blocking sockets, authentication, the auth plugin's create handler, JSON) shared with wrk on" \
+      "two cores, and the SQLite writer thread, which runs every insert and commit one after another."
   fi
   (( LARGE != 1000000 || SMALL != 10000 )) &&
     echo "- This run used $(num "$SMALL") and $(num "$LARGE") threads; the targets are set for 10,000 and 1,000,000."
