@@ -1333,12 +1333,14 @@ struct SqliteStorage::Impl {
 
   // ---- writes: group commit, synced beside the writer
   //
-  // Write calls queue up. The writer thread runs each job as soon as it is queued, inside the
-  // transaction it keeps open, and commits that transaction to the log (no disk wait) whenever
-  // the sync thread is free; it then hands the transaction's jobs over and opens the next one.
-  // The sync thread makes them durable with one fdatasync of the log and only then answers their
-  // callers: a write is acknowledged once it is on disk, and while the disk syncs one commit,
-  // the jobs of the next one run. The slower the disk, the more jobs share a commit and a sync.
+  // Write calls queue up. The writer thread runs the queued jobs inside the transaction it keeps
+  // open, and commits that transaction to the log (no disk wait) whenever the sync thread is
+  // free; it then hands the transaction's jobs over and opens the next one. The sync thread
+  // makes them durable with one fdatasync of the log and only then answers their callers: a
+  // write is acknowledged once it is on disk. While the disk syncs, nothing can be committed, so
+  // a new call does not wake the writer (waking a thread costs more than a small write); the
+  // sync thread wakes it when done, and it runs and commits everything queued meanwhile. The
+  // slower the disk, the more jobs share a commit and a sync.
   // (A commit is visible to other connections from its commit on, before the sync: a read may
   // see a write a moment before it is acknowledged, as with any group commit.)
 
@@ -1362,12 +1364,14 @@ struct SqliteStorage::Impl {
     Job job;
     job.body = &body;
     job.run = [](void* b, Conn& c) { (*static_cast<F*>(b))(c); };
+    bool wake = false;
     {
       std::lock_guard lock(mutex);
       if (stopping) throw StorageUnavailable("the database is closed");
       queue.push_back(&job);
+      wake = !syncing;  // else the sync thread wakes the writer when it is done
     }
-    writer_cv.notify_one();
+    if (wake) writer_cv.notify_one();
     job.wait();
     if (job.error) std::rethrow_exception(job.error);
   }
