@@ -414,7 +414,15 @@ struct Operation {
   std::vector<Param> params = {};
   std::vector<std::pair<int, const char*>> errors = {};  // beyond 404/422, e.g. 409
   const char* description = "";
+  std::vector<std::pair<const char*, const char*>> headers = {};  // of the success response: name, description
 };
+
+// The paging headers of searches: counted (assistants, crons) or not (threads, as LangGraph's server).
+const std::vector<std::pair<const char*, const char*>> kCountedPage = {
+    {"X-Pagination-Total", "How many items match, ignoring limit and offset."}};
+const std::vector<std::pair<const char*, const char*>> kUncountedPage = {
+    {"X-Pagination-Total", "offset + the items returned, plus one when more follow (matches are not counted)."},
+    {"X-Pagination-Next", "The offset of the next page; absent on the last page."}};
 
 const Param kLimit{"limit", "integer", "Page size."};
 const Param kOffset{"offset", "integer", "Items to skip."};
@@ -431,7 +439,7 @@ const std::vector<Operation>& operations() {
       {"POST", "/assistants", "Assistants", "Create an assistant", "AssistantCreate", 200, "Assistant", {},
        {{409, "An assistant with this id exists (if_exists: raise)"}}},
       {"POST", "/assistants/search", "Assistants", "Search assistants", "AssistantSearch", 200, "Assistant[]", {}, {},
-       "The total count is in the X-Pagination-Total header."},
+       "The total count is in the X-Pagination-Total header.", kCountedPage},
       {"POST", "/assistants/count", "Assistants", "Count assistants", "AssistantSearch", 200, "integer"},
       {"GET", "/assistants/{assistant_id}", "Assistants", "Get an assistant", "", 200, "Assistant"},
       {"PATCH", "/assistants/{assistant_id}", "Assistants", "Update an assistant (creates a new version)",
@@ -450,7 +458,9 @@ const std::vector<Operation>& operations() {
       {"POST", "/threads", "Threads", "Create a thread", "ThreadCreate", 200, "Thread", {},
        {{409, "A thread with this id exists (if_exists: raise)"}}},
       {"POST", "/threads/search", "Threads", "Search threads", "ThreadSearch", 200, "Thread[]", {}, {},
-       "The total count is in the X-Pagination-Total header."},
+       "Matches are not counted: X-Pagination-Next names the next page's offset when more follow "
+       "(POST /threads/count counts).",
+       kUncountedPage},
       {"POST", "/threads/count", "Threads", "Count threads", "ThreadSearch", 200, "integer"},
       {"GET", "/threads/{thread_id}", "Threads", "Get a thread", "", 200, "Thread"},
       {"PATCH", "/threads/{thread_id}", "Threads", "Update a thread's metadata", "ThreadPatch", 200, "Thread"},
@@ -506,7 +516,7 @@ const std::vector<Operation>& operations() {
       {"POST", "/runs/crons", "Crons", "Create a stateless cron", "CronCreate", 200, "Cron", {}, {},
        "Every tick creates a run on a new thread, deleted after the run unless on_run_completed is keep."},
       {"POST", "/runs/crons/search", "Crons", "Search crons", "CronSearch", 200, "Cron[]", {}, {},
-       "The total count is in the X-Pagination-Total header."},
+       "The total count is in the X-Pagination-Total header.", kCountedPage},
       {"POST", "/runs/crons/count", "Crons", "Count crons", "CronSearch", 200, "integer"},
       {"GET", "/runs/crons/{cron_id}", "Crons", "Get a cron", "", 200, "Cron"},
       {"PATCH", "/runs/crons/{cron_id}", "Crons", "Update a cron", "CronPatch", 200, "Cron"},
@@ -625,11 +635,8 @@ json describe(const Operation* op, const Route& route, bool auth_enabled) {
     } else if (!response.empty()) {
       ok["content"] = {{"application/json", {{"schema", schema_ref(response)}}}};
     }
-    if (response.size() > 2 && response.substr(response.size() - 2) == "[]" &&
-        std::string_view(op->summary).rfind("Search", 0) == 0)
-      ok["headers"] = {{"X-Pagination-Total",
-                        {{"description", "How many items match, ignoring limit and offset."},
-                         {"schema", {{"type", "integer"}}}}}};
+    for (const auto& [name, description] : op->headers)
+      ok["headers"][name] = {{"description", description}, {"schema", {{"type", "integer"}}}};
     if (std::string_view(op->path).find("/runs") != std::string_view::npos && route.method == "POST" &&
         (response == "Run" || response == "sse"))
       ok["headers"] = {{"Content-Location", {{"description", "The run's URL."}, {"schema", {{"type", "string"}}}}}};

@@ -13,6 +13,8 @@ Router sample_router() {
   Handler nothing = [](const ApiRequest&, httplib::Response&) {};
   router.add("GET", "/ok", nothing, Access::open);
   router.add("POST", "/threads", nothing);
+  router.add("POST", "/threads/search", nothing);
+  router.add("POST", "/assistants/search", nothing);
   router.add("GET", "/threads/{thread_id}", nothing);
   router.add("POST", "/threads/{thread_id}/runs/stream", nothing);
   router.add("GET", "/custom/{thing}", nothing);  // a route the document has no description of
@@ -28,7 +30,7 @@ TEST_SUITE("openapi") {
     const json doc = build_openapi(router, {"1.2.3", false, json::object()});
     CHECK(doc["openapi"].get<std::string>().rfind("3.1.", 0) == 0);
     CHECK(doc["info"]["version"] == "1.2.3");
-    CHECK(doc["paths"].size() == 5);  // the docs routes are not documented
+    CHECK(doc["paths"].size() == 7);  // the docs routes are not documented
     CHECK_FALSE(doc["paths"].contains("/openapi.json"));
     const json& create = doc["paths"]["/threads"]["post"];
     CHECK(create["tags"] == json::array({"Threads"}));
@@ -40,6 +42,13 @@ TEST_SUITE("openapi") {
                                        {"schema", {{"type", "string"}, {"format", "uuid"}}}});
     CHECK(doc["paths"]["/threads/{thread_id}/runs/stream"]["post"]["responses"]["200"]["content"].contains("text/event-stream"));
     CHECK(doc["paths"]["/custom/{thing}"]["get"]["tags"] == json::array({"Custom"}));
+    // Paging headers as each search sends them: thread searches do not count their matches.
+    const json& threads = doc["paths"]["/threads/search"]["post"]["responses"]["200"]["headers"];
+    CHECK(threads.contains("X-Pagination-Next"));
+    CHECK(threads["X-Pagination-Total"]["description"].get<std::string>().find("not counted") != std::string::npos);
+    const json& assistants = doc["paths"]["/assistants/search"]["post"]["responses"]["200"]["headers"];
+    CHECK_FALSE(assistants.contains("X-Pagination-Next"));
+    CHECK(assistants["X-Pagination-Total"]["description"] == "How many items match, ignoring limit and offset.");
     for (const char* schema : {"Assistant", "Thread", "Run", "ThreadState", "Item", "Error"})
       CHECK_MESSAGE(doc["components"]["schemas"].contains(schema), schema);
     // Without an auth plugin there is nothing to authenticate with.
