@@ -16,15 +16,17 @@ namespace lgs {
 namespace {
 
 std::string unparse(const uuid_t id) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(36, '-');
-  size_t at = 0;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) ++at;
-    out[at++] = kHex[id[i] >> 4];
-    out[at++] = kHex[id[i] & 0x0F];
-  }
-  return out;
+  char out[37];
+  uuid_unparse_lower(id, out);
+  return std::string(out, 36);
+}
+
+// The 16 bytes of `id` with the version (the top four bits of byte 6) and RFC 4122's variant
+// stamped on, as text.
+std::string stamped(uuid_t id, unsigned version) {
+  id[6] = static_cast<unsigned char>((version << 4) | (id[6] & 0x0F));
+  id[8] = static_cast<unsigned char>(0x80 | (id[8] & 0x3F));
+  return unparse(id);
 }
 
 // 16 random bytes from the kernel's CSPRNG, fetched 4 KiB at a time per thread: one system call
@@ -54,9 +56,7 @@ void random_bytes(unsigned char* out) {
 std::string uuid4() {
   uuid_t id;
   random_bytes(id);
-  id[6] = static_cast<unsigned char>(0x40 | (id[6] & 0x0F));
-  id[8] = static_cast<unsigned char>(0x80 | (id[8] & 0x3F));
-  return unparse(id);
+  return stamped(id, 4);
 }
 
 std::string uuid7() {
@@ -65,9 +65,7 @@ std::string uuid7() {
   uuid_t id;
   random_bytes(id);
   for (int i = 0; i < 6; ++i) id[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
-  id[6] = static_cast<unsigned char>(0x70 | (id[6] & 0x0F));
-  id[8] = static_cast<unsigned char>(0x80 | (id[8] & 0x3F));
-  return unparse(id);
+  return stamped(id, 7);
 }
 
 std::string uuid6() {
