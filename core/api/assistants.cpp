@@ -70,7 +70,7 @@ Assistant resolve_assistant(Services& services, const std::string& id_or_graph, 
 }
 
 void add_assistant_routes(Router& router, Services& services) {
-  router.add("POST", "/assistants", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/assistants", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     Assistant a;
     if (auto id = body::string(b, "assistant_id")) {
@@ -103,7 +103,7 @@ void add_assistant_routes(Router& router, Services& services) {
     send_json(res, 200, a.to_json());
   });
 
-  router.add("POST", "/assistants/search", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/assistants/search", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     AssistantQuery q = assistant_query(services, req, 10);
     q.sort_by = body::choice(b, "sort_by", {"assistant_id", "graph_id", "name", "created_at", "updated_at"}, "created_at");
@@ -115,20 +115,20 @@ void add_assistant_routes(Router& router, Services& services) {
     send_json(res, 200, out);
   });
 
-  router.add("POST", "/assistants/count", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/assistants/count", [&services](const ApiRequest& req, HttpResponse& res) {
     AssistantQuery q = assistant_query(services, req, 0);
     q.limit = 0;
     q.offset = 0;
     send_json(res, 200, services.storage.search_assistants(q).total);
   });
 
-  router.add("GET", "/assistants/{assistant_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/assistants/{assistant_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     json value = {{"assistant_id", req.param("assistant_id")}};
     const json filter = services.authorize(req, "assistants", "read", value);
     send_json(res, 200, resolve_assistant(services, req.param("assistant_id"), filter).to_json());
   });
 
-  router.add("PATCH", "/assistants/{assistant_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("PATCH", "/assistants/{assistant_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     json value = {{"assistant_id", req.param("assistant_id")}, {"graph_id", b.value("graph_id", json())},
                   {"config", b.value("config", json())}, {"context", b.value("context", json())},
@@ -152,7 +152,7 @@ void add_assistant_routes(Router& router, Services& services) {
     send_json(res, 200, a.to_json());
   });
 
-  router.add("DELETE", "/assistants/{assistant_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("DELETE", "/assistants/{assistant_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     json value = {{"assistant_id", req.param("assistant_id")}};
     const json filter = services.authorize(req, "assistants", "delete", value);
     const Assistant a = resolve_assistant(services, req.param("assistant_id"), filter);
@@ -169,7 +169,7 @@ void add_assistant_routes(Router& router, Services& services) {
     res.status = 204;
   });
 
-  router.add("POST", "/assistants/{assistant_id}/versions", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/assistants/{assistant_id}/versions", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     json value = {{"assistant_id", req.param("assistant_id")}, {"metadata", body::object(b, "metadata")},
                   {"limit", body::integer(b, "limit", 10, 0, 1000)}, {"offset", body::integer(b, "offset", 0, 0, INT32_MAX)}};
@@ -194,7 +194,7 @@ void add_assistant_routes(Router& router, Services& services) {
     send_json(res, 200, out);
   });
 
-  router.add("POST", "/assistants/{assistant_id}/latest", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/assistants/{assistant_id}/latest", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     const int version = body::integer(b, "version", 0, 1, INT32_MAX);
     if (version == 0) throw ApiError{422, "\"version\" is required"};

@@ -285,7 +285,7 @@ void fire_cron(Services& services, const Cron& cron) {
   } else if (services.authz.enabled()) {
     throw std::runtime_error("it was created without authentication, which this server now requires");
   }
-  const httplib::Request http;
+  const HttpRequest http;
   const std::string text = body.dump();
   Pairs params;
   if (!stateless) params.emplace_back("thread_id", cron.thread_id);
@@ -299,15 +299,15 @@ void fire_cron(Services& services, const Cron& cron) {
 }
 
 void add_cron_routes(Router& router, Services& services) {
-  router.add("POST", "/threads/{thread_id}/runs/crons", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/threads/{thread_id}/runs/crons", [&services](const ApiRequest& req, HttpResponse& res) {
     send_json(res, 200, create_cron(services, req, req.uuid_param("thread_id")).to_json());
   });
 
-  router.add("POST", "/runs/crons", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/runs/crons", [&services](const ApiRequest& req, HttpResponse& res) {
     send_json(res, 200, create_cron(services, req, "").to_json());
   });
 
-  router.add("POST", "/runs/crons/search", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/runs/crons/search", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     const auto select = selected(b);
     CronQuery q = cron_query(services, req, 10);
@@ -323,14 +323,14 @@ void add_cron_routes(Router& router, Services& services) {
     send_json(res, 200, out);
   });
 
-  router.add("POST", "/runs/crons/count", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/runs/crons/count", [&services](const ApiRequest& req, HttpResponse& res) {
     CronQuery q = cron_query(services, req, 0);
     q.limit = 0;
     q.offset = 0;
     send_json(res, 200, thread_hidden(services, q) ? 0 : services.storage.search_crons(q).total);
   });
 
-  router.add("GET", "/runs/crons/{cron_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/runs/crons/{cron_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string cron_id = req.uuid_param("cron_id");
     json value = {{"cron_id", cron_id}};
     const json filter = services.authorize(req, "crons", "read", value);
@@ -339,11 +339,11 @@ void add_cron_routes(Router& router, Services& services) {
     send_json(res, 200, cron->to_json());
   });
 
-  router.add("PATCH", "/runs/crons/{cron_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("PATCH", "/runs/crons/{cron_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     send_json(res, 200, update_cron(services, req).to_json());
   });
 
-  router.add("DELETE", "/runs/crons/{cron_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("DELETE", "/runs/crons/{cron_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string cron_id = req.uuid_param("cron_id");
     json value = {{"cron_id", cron_id}};
     const json filter = services.authorize(req, "crons", "delete", value);

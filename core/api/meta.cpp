@@ -5,11 +5,11 @@
 namespace lgs {
 
 void add_meta_routes(Router& router, Services& services) {
-  router.add("GET", "/ok", [](const ApiRequest&, httplib::Response& res) { send_json(res, 200, {{"ok", true}}); },
+  router.add("GET", "/ok", [](const ApiRequest&, HttpResponse& res) { send_json(res, 200, {{"ok", true}}); },
              Access::open);
   router.add(
       "GET", "/info",
-      [&services](const ApiRequest&, httplib::Response& res) {
+      [&services](const ApiRequest&, HttpResponse& res) {
         send_json(res, 200,
                   {{"version", services.version},
                    {"server", "langgraph-server"},

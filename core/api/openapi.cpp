@@ -733,13 +733,13 @@ json build_openapi(const Router& router, const OpenApiOptions& options, std::vec
 
 namespace {
 
-void send_text(httplib::Response& res, const std::string& body, const char* content_type) {
+void send_text(HttpResponse& res, const std::string& body, const char* content_type) {
   res.status = 200;
   res.set_content(body, content_type);
 }
 
 // Page headers: nothing but this server's own resources may load, and the page may not be framed.
-void set_page_headers(httplib::Response& res) {
+void set_page_headers(HttpResponse& res) {
   res.set_header("Content-Security-Policy",
                  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
@@ -789,14 +789,14 @@ void add_openapi_routes(Router& router, const OpenApiOptions& options) {
 
   router.add(
       "GET", "/openapi.json",
-      [document](const ApiRequest&, httplib::Response& res) {
+      [document](const ApiRequest&, HttpResponse& res) {
         send_text(res, *document, "application/json");
         res.set_header("Cache-Control", "no-cache");
       },
       Access::open);
   router.add(
       "GET", "/docs",
-      [page](const ApiRequest&, httplib::Response& res) {
+      [page](const ApiRequest&, HttpResponse& res) {
         set_page_headers(res);
         send_text(res, *page, "text/html; charset=utf-8");
       },
@@ -808,7 +808,7 @@ void add_openapi_routes(Router& router, const OpenApiOptions& options) {
     const char* type = content_type_of(asset.name);
     router.add(
         "GET", std::string("/docs/") + asset.name,
-        [body, type](const ApiRequest&, httplib::Response& res) {
+        [body, type](const ApiRequest&, HttpResponse& res) {
           set_page_headers(res);
           send_text(res, body, type);
         },

@@ -273,7 +273,7 @@ Run require_run(Services& services, const std::string& thread_id, const std::str
 void add_run_routes(Router& router, Services& services) {
   using Create = Run (*)(Services&, const ApiRequest&);
   auto background = [&services](Create create, bool stateless) {
-    return [&services, create, stateless](const ApiRequest& req, httplib::Response& res) {
+    return [&services, create, stateless](const ApiRequest& req, HttpResponse& res) {
       Run run = create(services, req);
       services.runs.enqueue(run.run_id);
       res.set_header("Content-Location", run_location(run, stateless));
@@ -281,7 +281,7 @@ void add_run_routes(Router& router, Services& services) {
     };
   };
   auto wait = [&services](Create create, bool stateless) {
-    return [&services, create, stateless](const ApiRequest& req, httplib::Response& res) {
+    return [&services, create, stateless](const ApiRequest& req, HttpResponse& res) {
       Run run = create(services, req);
       res.set_header("Content-Location", run_location(run, stateless));
       send_json(res, 200, wait_result(services.runs.enqueue_and_wait(run.run_id)));
@@ -292,7 +292,7 @@ void add_run_routes(Router& router, Services& services) {
   router.add("POST", "/runs", background(&create_stateless_run, true));
   router.add("POST", "/runs/wait", wait(&create_stateless_run, true));
 
-  router.add("POST", "/runs/batch", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/runs/batch", [&services](const ApiRequest& req, HttpResponse& res) {
     const json items = json::parse(req.body_text(), nullptr, false);
     if (!items.is_array() || items.empty()) throw ApiError{422, "The body must be a non-empty list of run payloads"};
     if (items.size() > 100) throw ApiError{422, "A batch holds at most 100 runs"};
@@ -309,7 +309,7 @@ void add_run_routes(Router& router, Services& services) {
   });
 
   // threads:update for a cancel, with LangGraph's synthetic metadata.
-  router.add("POST", "/threads/{thread_id}/runs/{run_id}/cancel", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/threads/{thread_id}/runs/{run_id}/cancel", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string thread_id = req.uuid_param("thread_id");
     const std::string run_id = req.uuid_param("run_id");
     const std::string action = req.query("action").value_or("interrupt");
@@ -327,7 +327,7 @@ void add_run_routes(Router& router, Services& services) {
     }
   });
 
-  router.add("GET", "/threads/{thread_id}/runs/{run_id}/join", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/threads/{thread_id}/runs/{run_id}/join", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string thread_id = req.uuid_param("thread_id");
     const std::string run_id = req.uuid_param("run_id");
     json value = {{"thread_id", thread_id}, {"run_id", run_id}};
@@ -336,7 +336,7 @@ void add_run_routes(Router& router, Services& services) {
     send_json(res, 200, wait_result(services.runs.wait(run_id)));
   });
 
-  router.add("DELETE", "/threads/{thread_id}/runs/{run_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("DELETE", "/threads/{thread_id}/runs/{run_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string thread_id = req.uuid_param("thread_id");
     const std::string run_id = req.uuid_param("run_id");
     json value = {{"thread_id", thread_id}, {"run_id", run_id}};
@@ -347,7 +347,7 @@ void add_run_routes(Router& router, Services& services) {
     res.status = 204;
   });
 
-  router.add("GET", "/threads/{thread_id}/runs", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/threads/{thread_id}/runs", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string thread_id = req.uuid_param("thread_id");
     json value = {{"thread_id", thread_id}};
     require_thread(services, thread_id, services.authorize(req, "threads", "read", value));
@@ -372,7 +372,7 @@ void add_run_routes(Router& router, Services& services) {
     send_json(res, 200, out);
   });
 
-  router.add("GET", "/threads/{thread_id}/runs/{run_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/threads/{thread_id}/runs/{run_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string thread_id = req.uuid_param("thread_id");
     const std::string run_id = req.uuid_param("run_id");
     json value = {{"thread_id", thread_id}, {"run_id", run_id}};

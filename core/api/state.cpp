@@ -86,25 +86,25 @@ json state_schema(const GraphSpec& spec) {
 }  // namespace
 
 void add_state_routes(Router& router, Services& services) {
-  router.add("GET", "/threads/{thread_id}/state", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/threads/{thread_id}/state", [&services](const ApiRequest& req, HttpResponse& res) {
     const Thread thread = readable_thread(services, req, req.uuid_param("thread_id"));
     auto latest = services.storage.latest_checkpoint(thread.thread_id);
     send_json(res, 200, latest ? state_json(*latest) : empty_state(thread));
   });
 
-  router.add("GET", "/threads/{thread_id}/state/{checkpoint_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/threads/{thread_id}/state/{checkpoint_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     const Thread thread = readable_thread(services, req, req.uuid_param("thread_id"));
     send_json(res, 200, state_at(services, thread.thread_id, req.param("checkpoint_id")));
   });
 
-  router.add("POST", "/threads/{thread_id}/state/checkpoint", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/threads/{thread_id}/state/checkpoint", [&services](const ApiRequest& req, HttpResponse& res) {
     const Thread thread = readable_thread(services, req, req.uuid_param("thread_id"));
     const std::string id = checkpoint_id_of(body::object(req.body(), "checkpoint"));
     if (id.empty()) throw ApiError{422, "\"checkpoint.checkpoint_id\" is required"};
     send_json(res, 200, state_at(services, thread.thread_id, id));
   });
 
-  auto history = [&services](const ApiRequest& req, httplib::Response& res, const json& b) {
+  auto history = [&services](const ApiRequest& req, HttpResponse& res, const json& b) {
     const Thread thread = readable_thread(services, req, req.uuid_param("thread_id"));
     const int limit = body::integer(b, "limit", 10, 1, 1000);
     const std::string before = checkpoint_id_of(b.value("before", json()));
@@ -113,10 +113,10 @@ void add_state_routes(Router& router, Services& services) {
       out.push_back(state_json(c));
     send_json(res, 200, out);
   };
-  router.add("POST", "/threads/{thread_id}/history", [history](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/threads/{thread_id}/history", [history](const ApiRequest& req, HttpResponse& res) {
     history(req, res, req.body());
   });
-  router.add("GET", "/threads/{thread_id}/history", [history](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/threads/{thread_id}/history", [history](const ApiRequest& req, HttpResponse& res) {
     json b = json::object();
     if (auto limit = req.query("limit")) {
       try {
@@ -129,7 +129,7 @@ void add_state_routes(Router& router, Services& services) {
     history(req, res, b);
   });
 
-  router.add("POST", "/threads/{thread_id}/state", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/threads/{thread_id}/state", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string thread_id = req.uuid_param("thread_id");
     const json& b = req.body();
     json value = {{"thread_id", thread_id}};
@@ -161,7 +161,7 @@ void add_state_routes(Router& router, Services& services) {
     send_json(res, 200, {{"checkpoint", c.to_state_json()["checkpoint"]}});
   });
 
-  router.add("POST", "/threads/{thread_id}/copy", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/threads/{thread_id}/copy", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string source_id = req.uuid_param("thread_id");
     json read = {{"thread_id", source_id}};
     const json filter = services.authorize(req, "threads", "read", read);
@@ -186,13 +186,13 @@ void add_state_routes(Router& router, Services& services) {
     send_json(res, 200, copy.to_json());
   });
 
-  router.add("GET", "/assistants/{assistant_id}/graph", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/assistants/{assistant_id}/graph", [&services](const ApiRequest& req, HttpResponse& res) {
     json value = {{"assistant_id", req.param("assistant_id")}};
     const Assistant a = resolve_assistant(services, req.param("assistant_id"), services.authorize(req, "assistants", "read", value));
     send_json(res, 200, graph_json(services.graphs.at(a.graph_id)->spec()));
   });
 
-  router.add("GET", "/assistants/{assistant_id}/schemas", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/assistants/{assistant_id}/schemas", [&services](const ApiRequest& req, HttpResponse& res) {
     json value = {{"assistant_id", req.param("assistant_id")}};
     const Assistant a = resolve_assistant(services, req.param("assistant_id"), services.authorize(req, "assistants", "read", value));
     const json state = state_schema(services.graphs.at(a.graph_id)->spec());

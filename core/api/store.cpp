@@ -61,7 +61,7 @@ Namespace split_dotted(const std::string& text) {
 }  // namespace
 
 void add_store_routes(Router& router, Services& services) {
-  router.add("PUT", "/store/items", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("PUT", "/store/items", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     namespace_from(b.value("namespace", json()), "namespace", false);
     key_from(b.value("key", json()));
@@ -83,7 +83,7 @@ void add_store_routes(Router& router, Services& services) {
     res.status = 204;
   });
 
-  router.add("GET", "/store/items", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/store/items", [&services](const ApiRequest& req, HttpResponse& res) {
     const auto key = req.query("key");
     if (!key || key->empty()) throw ApiError{422, "\"key\" is required"};
     const auto dotted = req.query("namespace").value_or("");
@@ -97,7 +97,7 @@ void add_store_routes(Router& router, Services& services) {
     send_json(res, 200, item->to_json());
   });
 
-  router.add("DELETE", "/store/items", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("DELETE", "/store/items", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     namespace_from(b.value("namespace", json()), "namespace", false);
     key_from(b.value("key", json()));
@@ -112,7 +112,7 @@ void add_store_routes(Router& router, Services& services) {
     res.status = 204;
   });
 
-  router.add("POST", "/store/items/search", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/store/items/search", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     namespace_from(b.value("namespace_prefix", json()), "namespace_prefix", true);
     json value = {{"namespace", b.value("namespace_prefix", json::array())},
@@ -135,7 +135,7 @@ void add_store_routes(Router& router, Services& services) {
     send_json(res, 200, {{"items", items}});
   });
 
-  router.add("POST", "/store/namespaces", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/store/namespaces", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     namespace_from(b.value("prefix", json()), "prefix", true);
     namespace_from(b.value("suffix", json()), "suffix", true);

@@ -119,7 +119,7 @@ struct Reader {
   }
 };
 
-void stream_run(Services& services, httplib::Response& res, const std::string& run_id, std::set<std::string> modes,
+void stream_run(Services& services, HttpResponse& res, const std::string& run_id, std::set<std::string> modes,
                 bool ids, int64_t after_id, bool cancel, std::string location) {
   auto reader = std::make_shared<Reader>(Reader{&services, run_id, std::move(modes), ids, after_id, {}});
   sse::Options options;
@@ -152,11 +152,10 @@ bool cancel_flag(const ApiRequest& req) {
 
 // ?stream_mode=a&stream_mode=b, else the run's own modes.
 std::set<std::string> join_modes(const ApiRequest& req, const std::optional<Run>& run) {
-  const auto& http = req.http();
-  const size_t count = http.get_param_value_count("stream_mode");
-  if (count == 0) return parse_modes(run ? run->kwargs.value("stream_mode", json()) : json());
+  const auto [first, last] = req.http().params.equal_range("stream_mode");
+  if (first == last) return parse_modes(run ? run->kwargs.value("stream_mode", json()) : json());
   json names = json::array();
-  for (size_t i = 0; i < count; ++i) names.push_back(http.get_param_value("stream_mode", i));
+  for (auto it = first; it != last; ++it) names.push_back(it->second);
   return parse_modes(names);
 }
 
@@ -165,7 +164,7 @@ std::set<std::string> join_modes(const ApiRequest& req, const std::optional<Run>
 void add_stream_routes(Router& router, Services& services) {
   using Create = Run (*)(Services&, const ApiRequest&);
   auto create_and_stream = [&services](Create create, bool stateless) {
-    return [&services, create, stateless](const ApiRequest& req, httplib::Response& res) {
+    return [&services, create, stateless](const ApiRequest& req, HttpResponse& res) {
       const json& b = req.body();
       auto modes = parse_modes(b.contains("stream_mode") ? b["stream_mode"] : json());
       const bool cancel = body::choice(b, "on_disconnect", {"cancel", "continue"}, "continue") == "cancel";
@@ -178,7 +177,7 @@ void add_stream_routes(Router& router, Services& services) {
   router.add("POST", "/threads/{thread_id}/runs/stream", create_and_stream(&create_thread_run, false));
   router.add("POST", "/runs/stream", create_and_stream(&create_stateless_run, true));
 
-  router.add("GET", "/threads/{thread_id}/runs/{run_id}/stream", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/threads/{thread_id}/runs/{run_id}/stream", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string thread_id = req.uuid_param("thread_id");
     const std::string run_id = req.uuid_param("run_id");
     const bool cancel = cancel_flag(req);
@@ -190,7 +189,7 @@ void add_stream_routes(Router& router, Services& services) {
                run_location(*run, false));
   });
 
-  router.add("GET", "/runs/{run_id}/stream", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/runs/{run_id}/stream", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string run_id = req.uuid_param("run_id");
     const bool cancel = cancel_flag(req);
     auto run = services.storage.get_run(run_id);

@@ -44,7 +44,7 @@ ThreadQuery thread_query(Services& services, const ApiRequest& req, int default_
 }  // namespace
 
 void add_thread_routes(Router& router, Services& services) {
-  router.add("POST", "/threads", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/threads", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     Thread t;
     if (auto id = body::string(b, "thread_id")) {
@@ -73,7 +73,7 @@ void add_thread_routes(Router& router, Services& services) {
     send_json(res, 200, t.to_json());
   });
 
-  router.add("POST", "/threads/search", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/threads/search", [&services](const ApiRequest& req, HttpResponse& res) {
     const json& b = req.body();
     ThreadQuery q = thread_query(services, req, 10);
     q.sort_by = body::choice(b, "sort_by", {"thread_id", "status", "created_at", "updated_at"}, "created_at");
@@ -88,21 +88,21 @@ void add_thread_routes(Router& router, Services& services) {
     send_json(res, 200, out);
   });
 
-  router.add("POST", "/threads/count", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("POST", "/threads/count", [&services](const ApiRequest& req, HttpResponse& res) {
     ThreadQuery q = thread_query(services, req, 0);
     q.limit = 0;
     q.offset = 0;
     send_json(res, 200, services.storage.count_threads(q));
   });
 
-  router.add("GET", "/threads/{thread_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("GET", "/threads/{thread_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string id = req.uuid_param("thread_id");
     json value = {{"thread_id", id}};
     const json filter = services.authorize(req, "threads", "read", value);
     send_json(res, 200, require_thread(services, id, filter).to_json());
   });
 
-  router.add("PATCH", "/threads/{thread_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("PATCH", "/threads/{thread_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string id = req.uuid_param("thread_id");
     json value = {{"thread_id", id}, {"metadata", body::object(req.body(), "metadata")}};
     const json filter = services.authorize(req, "threads", "update", value);
@@ -118,7 +118,7 @@ void add_thread_routes(Router& router, Services& services) {
     send_json(res, 200, updated.to_json());
   });
 
-  router.add("DELETE", "/threads/{thread_id}", [&services](const ApiRequest& req, httplib::Response& res) {
+  router.add("DELETE", "/threads/{thread_id}", [&services](const ApiRequest& req, HttpResponse& res) {
     const std::string id = req.uuid_param("thread_id");
     json value = {{"thread_id", id}};
     const json filter = services.authorize(req, "threads", "delete", value);

@@ -16,27 +16,11 @@ lg_str str(std::string_view s) { return lg_str{s.data(), s.size()}; }
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR, LOCAL_PORT in any case: what cpp-httplib adds itself,
-// which a client could also send.
-bool is_pseudo_header(std::string_view name) {
-  if (name.size() != 10 && name.size() != 11) return false;
-  static constexpr std::string_view kUpper[] = {"REMOTE_ADDR", "REMOTE_PORT", "LOCAL_ADDR", "LOCAL_PORT"};
-  static constexpr std::string_view kLower[] = {"remote_addr", "remote_port", "local_addr", "local_port"};
-  for (size_t p = 0; p < 4; ++p) {
-    if (name.size() != kUpper[p].size()) continue;
-    if (name == kUpper[p]) return true;  // as cpp-httplib writes them
-    size_t i = 0;
-    while (i < name.size() && lower(name[i]) == kLower[p][i]) ++i;
-    if (i == name.size()) return true;
-  }
-  return false;
-}
-
 // The buffers abi_request fills; one set per thread, grown when needed and then reused.
 struct AbiRequestBuffers {
   std::unique_ptr<char[]> names;  // the lower-cased header names, back to back
   size_t names_capacity = 0;
-  std::vector<size_t> offsets;  // where each kept header's name starts in `names`
+  std::vector<size_t> offsets;  // where each header's name starts in `names`
   std::vector<lg_pair> headers, query, params;
   lg_auth_request raw{};
 
@@ -54,13 +38,12 @@ struct AbiRequestBuffers {
 
 }  // namespace
 
-const lg_auth_request& abi_request(const httplib::Request& request, const Pairs& path_params) {
+const lg_auth_request& abi_request(const HttpRequest& request, const Pairs& path_params) {
   thread_local AbiRequestBuffers b;
   b.offsets.clear();
   b.headers.clear();
   size_t used = 0;
   for (const auto& [name, value] : request.headers) {
-    if (is_pseudo_header(name)) continue;
     char* out = b.room_for_names(used, name.size());
     for (const char c : name) *out++ = lower(c);
     b.offsets.push_back(used);
@@ -122,13 +105,13 @@ std::string_view header_value(const lg_auth_request& raw, std::string_view name)
 }
 }  // namespace
 
-bool Authenticator::is_studio_request(const httplib::Request& request, const lg_auth_request& raw) const {
+bool Authenticator::is_studio_request(const HttpRequest& request, const lg_auth_request& raw) const {
   if (studio_.disabled || header_value(raw, "x-auth-scheme") != "langsmith") return false;
   if (studio_.dev && is_loopback(request.remote_addr)) return true;
   return !studio_.key.empty() && langgraph::auth::constant_time_equals(header_value(raw, "x-studio-key"), studio_.key);
 }
 
-GateDecision Authenticator::authenticate(const httplib::Request& request, const Pairs& path_params) const {
+GateDecision Authenticator::authenticate(const HttpRequest& request, const Pairs& path_params) const {
   GateDecision gate;
   if (!plugin_) {
     gate.kind = AuthDecision::Kind::allowed;

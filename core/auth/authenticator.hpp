@@ -4,9 +4,9 @@
 
 #include <memory>
 
-#include <httplib.h>
 
 #include "auth/auth_cache.hpp"
+#include "http/message.hpp"
 #include "plugin/auth_plugin.hpp"
 
 namespace lgs {
@@ -40,10 +40,10 @@ class Authenticator {
   bool enabled() const { return plugin_ != nullptr; }
   // Allowed with no user when disabled; otherwise the Studio user, a cached success, or the
   // plugin's decision, in that order.
-  GateDecision authenticate(const httplib::Request& request, const Pairs& path_params) const;
+  GateDecision authenticate(const HttpRequest& request, const Pairs& path_params) const;
 
  private:
-  bool is_studio_request(const httplib::Request& request, const lg_auth_request& raw) const;
+  bool is_studio_request(const HttpRequest& request, const lg_auth_request& raw) const;
 
   std::shared_ptr<const AuthPlugin> plugin_;
   StudioAccess studio_;
@@ -54,11 +54,10 @@ class Authenticator {
 // The fixed user Studio requests run as: identity "langgraph-studio-user", kind "StudioUser".
 User studio_user();
 
-// A request in the form the plugin ABI carries it: header names lower-cased into one buffer,
-// without the pseudo-headers cpp-httplib adds (REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR, LOCAL_PORT),
-// which a client could also send; header values, query and path parameters point into `request`
+// A request in the form the plugin ABI carries it: header names lower-cased into one buffer;
+// header values, query and path parameters point into `request`
 // and `path_params`, which must outlive it. The buffers belong to the calling thread and are
 // reused: the result is valid until the thread builds the next one.
-const lg_auth_request& abi_request(const httplib::Request& request, const Pairs& path_params);
+const lg_auth_request& abi_request(const HttpRequest& request, const Pairs& path_params);
 
 }  // namespace lgs

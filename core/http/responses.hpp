@@ -5,8 +5,9 @@
 #include <utility>
 #include <vector>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include "http/message.hpp"
 
 namespace lgs {
 
@@ -21,9 +22,9 @@ struct ApiError {
 
 const char* reason_phrase(int status);
 
-void send_json(httplib::Response& res, int status, const json& body);
+void send_json(HttpResponse& res, int status, const json& body);
 // {"detail": detail}; an empty detail becomes the status's reason phrase.
-void send_error(httplib::Response& res, int status, const std::string& detail,
+void send_error(HttpResponse& res, int status, const std::string& detail,
                 const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 }  // namespace lgs

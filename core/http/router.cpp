@@ -67,7 +67,7 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
     for (size_t i = 0; i < parts.size() && ok; ++i) {
       const std::string& seg = route.segments[i];
       if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}')
-        params.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));  // httplib decoded the path
+        params.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));  // the server decoded the path
       else
         ok = seg == parts[i];
     }

@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "auth/user.hpp"
+#include "http/message.hpp"
 
 namespace lgs {
 
@@ -21,10 +21,10 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 // One API request as handlers see it.
 class ApiRequest {
  public:
-  ApiRequest(const httplib::Request& http, const std::string& body, const Pairs& params, const User* user)
+  ApiRequest(const HttpRequest& http, const std::string& body, const Pairs& params, const User* user)
       : http_(http), body_text_(body), params_(params), user_(user) {}
 
-  const httplib::Request& http() const { return http_; }
+  const HttpRequest& http() const { return http_; }
   // The authenticated user; null when the server runs without an auth plugin.
   const User* user() const { return user_; }
   const std::string& param(std::string_view name) const;
@@ -39,14 +39,14 @@ class ApiRequest {
   std::optional<std::string> query(const std::string& name) const;
 
  private:
-  const httplib::Request& http_;
+  const HttpRequest& http_;
   const std::string& body_text_;
   const Pairs& params_;
   const User* user_;
   mutable std::optional<json> body_;
 };
 
-using Handler = std::function<void(const ApiRequest&, httplib::Response&)>;
+using Handler = std::function<void(const ApiRequest&, HttpResponse&)>;
 
 enum class Access { authenticated, open };
 

@@ -1,11 +1,22 @@
 #include "http/server.hpp"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
-#include <filesystem>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <fmt/format.h>
+#include <httplib.h>  // percent-decoding of paths and queries, as cpp-httplib's clients encode them
 
 #include "config/startup_error.hpp"
 #include "http/responses.hpp"
@@ -14,24 +25,130 @@
 
 namespace lgs {
 
-// cpp-httplib's server with the listen backlog raised: the packaged library hard-codes 5,
-// which drops connections under any burst. Linux accepts a second listen() to resize it.
-class HttpServer::Listener : public httplib::Server {
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+// A connected socket as Beast's synchronous reads and writes use it (SyncReadStream and
+// SyncWriteStream): one recvmsg or sendmsg per call, header and body of a response in one
+// gather write. Timeouts come from SO_RCVTIMEO and SO_SNDTIMEO, so no poll() precedes a call.
+class HttpServer::Connection {
  public:
-  bool raise_backlog(int backlog) { return ::listen(svr_sock_.load(), backlog) == 0; }
+  Connection(int fd, const ServerOptions& options)
+      : fd_(fd), busy_waits_(std::max(1, options.io_timeout_seconds / std::max(1, options.keep_alive_seconds))) {
+    const int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    const timeval idle{options.keep_alive_seconds, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
+    const timeval io{options.io_timeout_seconds, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &io, sizeof(io));
+  }
+
+  // After an error answer to a request that was not read to its end: the client may still be
+  // sending. Closing with unread bytes would reset the connection, and the client could lose
+  // the answer: end our side first, then read what still comes (at most 1 MiB, 1 s per read).
+  void close_gently() {
+    ::shutdown(fd_, SHUT_WR);
+    const timeval linger{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &linger, sizeof(linger));
+    char scratch[16 * 1024];
+    for (size_t total = 0; total < (1u << 20);) {
+      const ssize_t n = ::recv(fd_, scratch, sizeof(scratch), 0);
+      if (n <= 0 && !(n < 0 && errno == EINTR)) break;
+      if (n > 0) total += static_cast<size_t>(n);
+    }
+  }
+
+  // The next read waits for a new request: it gives up after the keep-alive timeout. Reads
+  // within a request wait up to the I/O timeout, in keep-alive sized steps.
+  void await_request() { idle_ = true; }
+
+  template <class Buffers>
+  size_t read_some(const Buffers& buffers, error_code& ec) {
+    Gather gather(buffers);
+    if (gather.empty()) return ec = {}, 0;
+    for (int waits = 1;; ++waits) {
+      const ssize_t n = ::recvmsg(fd_, &gather.message, 0);
+      if (n > 0) {
+        idle_ = false;
+        ec = {};
+        return static_cast<size_t>(n);
+      }
+      if (n == 0) {
+        ec = net::error::eof;
+        return 0;
+      }
+      if (errno == EINTR) continue;
+      if ((errno == EAGAIN || errno == EWOULDBLOCK) && !idle_ && waits < busy_waits_) continue;
+      ec = failure();
+      return 0;
+    }
+  }
+
+  template <class Buffers>
+  size_t write_some(const Buffers& buffers, error_code& ec) {
+    Gather gather(buffers);
+    if (gather.empty()) return ec = {}, 0;
+    while (true) {
+      const ssize_t n = ::sendmsg(fd_, &gather.message, MSG_NOSIGNAL);
+      if (n >= 0) {
+        ec = {};
+        return static_cast<size_t>(n);
+      }
+      if (errno == EINTR) continue;
+      ec = failure();
+      return 0;
+    }
+  }
+
+  template <class Buffers>
+  size_t read_some(const Buffers& buffers) {
+    error_code ec;
+    const size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <class Buffers>
+  size_t write_some(const Buffers& buffers) {
+    error_code ec;
+    const size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  // A buffer sequence as the iovec array of one system call (its first 16 buffers: the call
+  // may transfer less than all, as read_some and write_some allow).
+  struct Gather {
+    iovec parts[16];
+    msghdr message{};
+    template <class Buffers>
+    explicit Gather(const Buffers& buffers) {
+      size_t count = 0;
+      for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers) && count < 16; ++it) {
+        const auto buffer = *it;
+        if (buffer.size() == 0) continue;
+        parts[count++] = iovec{const_cast<void*>(static_cast<const void*>(buffer.data())), buffer.size()};
+      }
+      message.msg_iov = parts;
+      message.msg_iovlen = count;
+    }
+    bool empty() const { return message.msg_iovlen == 0; }
+  };
+
+  static error_code failure() {
+    const int code = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+    return error_code(code, boost::system::system_category());
+  }
+
+  int fd_;
+  int busy_waits_;
+  bool idle_ = true;
 };
 
 namespace {
 
-// Authentication runs before cpp-httplib reads the body; the route and the decision it found
-// are handed to the handler through this slot. Both run on the same worker thread, one request
-// at a time, so the slot belongs to the request being served.
-struct PendingRequest {
-  const httplib::Request* request = nullptr;
-  RouteMatch match;
-  GateDecision decision;
-};
-thread_local PendingRequest t_pending;
+constexpr size_t kHeaderLimit = 64 * 1024;
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -39,95 +156,292 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+std::string address_text(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (address.ss_family == AF_INET)
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text, sizeof(text));
+  else if (address.ss_family == AF_INET6)
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, text, sizeof(text));
+  return text;
+}
+
+HttpRequest to_request(const http::request<http::empty_body>& head, const std::string& remote_addr) {
+  HttpRequest req;
+  req.method = std::string(head.method_string());
+  const auto target = head.target();
+  const size_t question = target.find('?');
+  req.path = httplib::detail::decode_url(std::string(target.substr(0, question)), false);
+  if (question != target.npos)
+    httplib::detail::parse_query_text(std::string(target.substr(question + 1)), req.params);
+  for (const auto& field : head) req.headers.emplace(std::string(field.name_string()), std::string(field.value()));
+  req.remote_addr = remote_addr;
+  return req;
+}
+
+// The status to answer a request that could not be read with; 0 when the client left or went
+// quiet, which gets no answer.
+int status_for(const error_code& ec) {
+  if (ec == http::error::header_limit) return 431;
+  if (ec == http::error::body_limit) return 413;
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message) return 0;
+  if (ec.category() == make_error_code(http::error::bad_target).category()) return 400;
+  return 0;
+}
+
+bool is_bodiless(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }
+
 }  // namespace
 
 HttpServer::HttpServer(ServerOptions options, const Router& router, const Authenticator& authenticator,
                        CorsConfig cors)
-    : options_(std::move(options)), router_(router), authenticator_(authenticator), cors_(std::move(cors)),
-      listener_(std::make_unique<Listener>()) {
-  auto& svr = *listener_;
-  const int threads = options_.http_threads;
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  svr.set_keep_alive_max_count(1000);
-  svr.set_keep_alive_timeout(5);
-  svr.set_read_timeout(30);
-  svr.set_write_timeout(30);
-  svr.set_payload_max_length(options_.max_body_bytes);
-  svr.set_tcp_nodelay(true);
-  // The default exception handler puts e.what() in a response header: never use it.
-  svr.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      log::error("unhandled error on {} {}: {}", req.method, req.path, e.what());
-    } catch (...) {
-      log::error("unhandled error on {} {}", req.method, req.path);
-    }
-    res.headers.clear();
-    send_error(res, 500, "Internal server error");
-  });
-  // Errors cpp-httplib raises itself (413, 400 on a malformed request...) get a JSON body too.
-  svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (res.body.empty()) send_error(res, res.status, "");
-  });
-  svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    return before_routing(req, res);
-  });
-  // Requests with a body reach a content-reader handler with the body still unread, so it is
-  // read only once the request is authenticated and is drained, not stored, when it is not.
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res, nullptr); };
-  auto reader_handler = [this](const httplib::Request& req, httplib::Response& res,
-                               const httplib::ContentReader& reader) { dispatch(req, res, &reader); };
-  svr.Get(".*", handler);
-  svr.Post(".*", handler);
-  svr.Post(".*", reader_handler);
-  svr.Put(".*", handler);
-  svr.Put(".*", reader_handler);
-  svr.Patch(".*", handler);
-  svr.Patch(".*", reader_handler);
-  svr.Delete(".*", handler);
-  svr.Delete(".*", reader_handler);
-}
+    : options_(std::move(options)), router_(router), authenticator_(authenticator), cors_(std::move(cors)) {}
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+}
 
 void HttpServer::bind() {
-  if (!listener_->bind_to_port(options_.host, options_.port))
-    throw StartupError(fmt::format("cannot listen on {}:{}: {}", options_.host, options_.port, std::strerror(errno)));
-  if (!listener_->raise_backlog(options_.listen_backlog))
-    log::warn("could not raise the listen backlog to {}", options_.listen_backlog);
-  port_ = options_.port;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(options_.port);
+  if (const int rc = ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &found); rc != 0)
+    throw StartupError(fmt::format("cannot listen on {}:{}: {}", options_.host, options_.port, gai_strerror(rc)));
+  int error = 0;
+  for (addrinfo* at = found; at && listen_fd_ < 0; at = at->ai_next) {
+    const int fd = ::socket(at->ai_family, at->ai_socktype | SOCK_CLOEXEC, at->ai_protocol);
+    if (fd < 0) {
+      error = errno;
+      continue;
+    }
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (::bind(fd, at->ai_addr, at->ai_addrlen) == 0 && ::listen(fd, options_.listen_backlog) == 0) {
+      listen_fd_ = fd;
+    } else {
+      error = errno;
+      ::close(fd);
+    }
+  }
+  ::freeaddrinfo(found);
+  if (listen_fd_ < 0)
+    throw StartupError(fmt::format("cannot listen on {}:{}: {}", options_.host, options_.port, std::strerror(error)));
+  sockaddr_storage bound{};
+  socklen_t length = sizeof(bound);
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &length);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
+                                            : reinterpret_cast<sockaddr_in&>(bound).sin_port);
 }
 
-void HttpServer::serve() { listener_->listen_after_bind(); }
-
-void HttpServer::stop() {
-  listener_->stop();
-  close_idle_connections();
-}
-
-// cpp-httplib notices a stop only between requests: a worker waiting on an idle keep-alive
-// connection would hold shutdown for the whole keep-alive timeout. Shutting down the reading
-// side of every accepted connection ends those waits at once, while a response being written
-// still goes out.
-void HttpServer::close_idle_connections() const {
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-    const int fd = std::atoi(entry.path().filename().c_str());
+void HttpServer::serve() {
+  for (int i = 0; i < options_.http_threads; ++i) workers_.emplace_back([this] { work(); });
+  while (true) {
     sockaddr_storage address{};
     socklen_t length = sizeof(address);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) continue;
-    int port = -1;
-    if (address.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
-    if (address.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
-    int listening = 0;
-    socklen_t size = sizeof(listening);
-    if (port != port_ || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || listening) continue;
-    ::shutdown(fd, SHUT_RD);
+    const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
+    std::unique_lock lock(mutex_);
+    if (stopping_) {
+      if (fd >= 0) ::close(fd);
+      break;
+    }
+    if (fd >= 0) {
+      accepted_.push_back({fd, address_text(address)});
+      accepted_cv_.notify_one();
+    } else if (errno != EINTR && errno != ECONNABORTED) {
+      // Out of descriptors or memory: wait for connections to close rather than spin.
+      log::warn("accepting a connection failed: {}", std::strerror(errno));
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  for (auto& worker : workers_) worker.join();
+  workers_.clear();
+}
+
+// Ends the accept loop at once; workers finish the request they serve (a response being
+// written still goes out) and connections waiting for their next request are closed.
+void HttpServer::stop() {
+  std::lock_guard lock(mutex_);
+  stopping_ = true;
+  if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
+  for (const int fd : open_) ::shutdown(fd, SHUT_RD);
+  accepted_cv_.notify_all();
+}
+
+void HttpServer::work() {
+  while (true) {
+    Accepted next;
+    {
+      std::unique_lock lock(mutex_);
+      accepted_cv_.wait(lock, [this] { return stopping_ || !accepted_.empty(); });
+      if (stopping_) {
+        for (const auto& waiting : accepted_) ::close(waiting.fd);
+        accepted_.clear();
+        return;
+      }
+      next = std::move(accepted_.front());
+      accepted_.pop_front();
+      open_.insert(next.fd);
+    }
+    try {
+      serve_connection(next.fd, next.remote_addr);
+    } catch (const std::exception& e) {
+      log::error("connection from {} failed: {}", next.remote_addr, e.what());
+    }
+    {
+      std::lock_guard lock(mutex_);
+      open_.erase(next.fd);
+    }
+    ::close(next.fd);
   }
 }
 
-void HttpServer::apply_cors(const httplib::Request& req, httplib::Response& res) const {
+namespace {
+
+// Writes `res`; false when the connection must close after it (or broke while writing).
+template <class Stream>
+bool write_response(Stream& stream, HttpResponse& res, unsigned version, bool keep_alive, bool head_only) {
+  if (res.get_header_value("Connection") == "close") keep_alive = false;
+  res.headers.erase("Connection");
+  error_code ec;
+  if (!res.stream || head_only || is_bodiless(res.status)) {
+    http::response<http::string_body> out;
+    out.version(version);
+    out.result(static_cast<unsigned>(res.status));
+    for (auto& [name, value] : res.headers) out.insert(name, value);
+    if (!is_bodiless(res.status)) out.body() = std::move(res.body);
+    out.keep_alive(keep_alive);
+    if (!is_bodiless(res.status)) out.prepare_payload();  // those have no length (RFC 9110 8.6)
+    if (head_only) {
+      http::response_serializer<http::string_body> serializer(out);
+      http::write_header(stream, serializer, ec);
+    } else {
+      http::write(stream, out, ec);
+    }
+    return !ec && keep_alive;
+  }
+
+  http::response<http::empty_body> out;
+  out.version(version);
+  out.result(static_cast<unsigned>(res.status));
+  for (auto& [name, value] : res.headers) out.insert(name, value);
+  out.keep_alive(keep_alive);
+  out.chunked(true);
+  http::response_serializer<http::empty_body> serializer(out);
+  http::write_header(stream, serializer, ec);
+  if (ec) return false;
+  const ChunkWriter write = [&](std::string_view text) {
+    if (!text.empty()) net::write(stream, http::make_chunk(net::const_buffer(text.data(), text.size())), ec);
+    return !ec;
+  };
+  if (!res.stream(write) || ec) return false;
+  net::write(stream, http::make_chunk_last(), ec);
+  return !ec && keep_alive;
+}
+
+// Answers a request that could not be read and closes the connection.
+template <class Stream>
+void write_error(Stream& stream, int status, const std::string& detail) {
+  HttpResponse res;
+  send_error(res, status, detail);
+  write_response(stream, res, 11, false, false);
+  stream.close_gently();
+}
+
+}  // namespace
+
+void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
+  Connection connection(fd, options_);
+  boost::beast::flat_buffer buffer;
+  while (true) {
+    if (buffer.size() == 0) connection.await_request();
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(kHeaderLimit);
+    parser.body_limit(options_.max_body_bytes);
+    error_code ec;
+    http::read_header(connection, buffer, parser, ec);
+    if (ec) {
+      if (const int status = status_for(ec))
+        write_error(connection, status, status == 413 ? fmt::format("The request body is larger than {} bytes", options_.max_body_bytes) : "");
+      return;
+    }
+    const auto& head = parser.get();
+    const HttpRequest req = to_request(head, remote_addr);
+    const bool head_only = req.method == "HEAD";
+    bool keep_alive = head.keep_alive();
+    HttpResponse res;
+
+    // Routing, CORS and authentication come before the body is read, so the auth plugin sees
+    // the path parameters, public routes skip it, and a rejected body is never stored.
+    const RouteMatch match = router_.match(head_only ? "GET" : req.method, req.path);
+    apply_cors(req, res);
+    GateDecision decision;
+    const bool preflight = req.method == "OPTIONS";
+    if (preflight || (match.route && match.route->access == Access::open)) {
+      decision.kind = AuthDecision::Kind::allowed;
+    } else {
+      decision = authenticator_.authenticate(req, match.params);
+    }
+    const bool allowed = decision.kind == AuthDecision::Kind::allowed;
+
+    std::string body;
+    bool body_unread = false;
+    if (!parser.is_done()) {
+      const bool expects_continue = boost::beast::iequals(head[http::field::expect], "100-continue");
+      if (expects_continue && !allowed) {
+        keep_alive = false;  // the client waits before sending the body: answer and close instead
+        body_unread = true;
+      } else {
+        if (expects_continue) net::write(connection, net::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), ec);
+        if (!ec && allowed) {
+          http::request_parser<http::string_body> reader(std::move(parser));
+          http::read(connection, buffer, reader, ec);
+          body = std::move(reader.get().body());
+        } else if (!ec) {  // read and dropped, so the connection can serve the next request
+          http::request_parser<http::buffer_body> drain(std::move(parser));
+          char scratch[16 * 1024];
+          while (!ec && !drain.is_done()) {
+            drain.get().body().data = scratch;
+            drain.get().body().size = sizeof(scratch);
+            http::read(connection, buffer, drain, ec);
+            if (ec == http::error::need_buffer) ec = {};
+          }
+        }
+        if (ec) {
+          if (const int status = status_for(ec))
+            write_error(connection, status,
+                        status == 413 ? fmt::format("The request body is larger than {} bytes", options_.max_body_bytes)
+                                      : "The request body could not be read");
+          return;
+        }
+      }
+    }
+
+    if (preflight) {
+      if (res.has_header("Access-Control-Allow-Origin")) {
+        auto allowed_list = [](const std::vector<std::string>& list, const std::string& requested) {
+          return std::find(list.begin(), list.end(), "*") != list.end() ? requested : join(list);
+        };
+        res.set_header("Access-Control-Allow-Methods",
+                       allowed_list(cors_.allow_methods, req.get_header_value("Access-Control-Request-Method")));
+        res.set_header("Access-Control-Allow-Headers",
+                       allowed_list(cors_.allow_headers, req.get_header_value("Access-Control-Request-Headers")));
+        res.set_header("Access-Control-Max-Age", std::to_string(cors_.max_age));
+      }
+      res.status = 204;
+    } else {
+      dispatch(req, match, decision, body, res);
+    }
+    if (!write_response(connection, res, head.version(), keep_alive, head_only) || stopping_) {
+      if (body_unread) connection.close_gently();
+      return;
+    }
+  }
+}
+
+void HttpServer::apply_cors(const HttpRequest& req, HttpResponse& res) const {
   const std::string origin = req.get_header_value("Origin");
   if (origin.empty()) return;
   const bool any = std::find(cors_.allow_origins.begin(), cors_.allow_origins.end(), "*") != cors_.allow_origins.end();
@@ -140,91 +454,33 @@ void HttpServer::apply_cors(const httplib::Request& req, httplib::Response& res)
   res.set_header("Access-Control-Expose-Headers", join(cors_.expose_headers));
 }
 
-httplib::Server::HandlerResponse HttpServer::before_routing(const httplib::Request& req, httplib::Response& res) {
-  using R = httplib::Server::HandlerResponse;
-  t_pending = PendingRequest{&req, router_.match(req.method, req.path), GateDecision{}};
-  apply_cors(req, res);
-
-  if (req.method == "OPTIONS") {  // CORS preflight: answered without authentication
-    if (res.has_header("Access-Control-Allow-Origin")) {
-      auto allowed = [](const std::vector<std::string>& list, const std::string& requested) {
-        return std::find(list.begin(), list.end(), "*") != list.end() ? requested : join(list);
-      };
-      res.set_header("Access-Control-Allow-Methods",
-                     allowed(cors_.allow_methods, req.get_header_value("Access-Control-Request-Method")));
-      res.set_header("Access-Control-Allow-Headers",
-                     allowed(cors_.allow_headers, req.get_header_value("Access-Control-Request-Headers")));
-      res.set_header("Access-Control-Max-Age", std::to_string(cors_.max_age));
-    }
-    res.status = 204;
-    return R::Handled;
-  }
-  const Route* route = t_pending.match.route;
-  if (route && route->access == Access::open) {
-    t_pending.decision.kind = AuthDecision::Kind::allowed;
-  } else {
-    t_pending.decision = authenticator_.authenticate(req, t_pending.match.params);
-  }
-  // Even a rejection goes on to the handler, which drains the unread body first: answering
-  // here would leave it in the socket, to be parsed as the next keep-alive request.
-  return R::Unhandled;
-}
-
-void HttpServer::dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader) {
-  if (t_pending.request != &req) {  // cannot happen while cpp-httplib serves one request per thread
-    log::error("request context lost for {} {}", req.method, req.path);
-    send_error(res, 500, "Internal server error");
+void HttpServer::dispatch(const HttpRequest& req, const RouteMatch& match, const GateDecision& decision,
+                          const std::string& body, HttpResponse& res) const {
+  if (decision.kind != AuthDecision::Kind::allowed) {
+    send_error(res, decision.status, decision.detail, decision.headers);
     return;
   }
-  PendingRequest& pending = t_pending;
-  const bool allowed = pending.decision.kind == AuthDecision::Kind::allowed;
-
-  // The body: read when the request may proceed, otherwise discarded as it arrives. Bounded
-  // either way, chunked uploads included (cpp-httplib bounds only Content-Length bodies).
-  std::string body = reader ? std::string() : req.body;
-  // A POST without Content-Length or Transfer-Encoding has no body (reading one would wait
-  // for the client to close the connection).
-  if (reader && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) reader = nullptr;
-  if (reader) {
-    bool too_large = false;
-    const bool complete = (*reader)([&](const char* data, size_t length) {
-      if (body.size() + length > options_.max_body_bytes) {
-        too_large = true;
-        return false;
-      }
-      if (allowed) body.append(data, length);
-      return true;
-    });
-    if (too_large) {
-      send_error(res, 413, "The request body is larger than " + std::to_string(options_.max_body_bytes) + " bytes");
-      res.set_header("Connection", "close");
-      return;
-    }
-    if (!complete) {
-      send_error(res, 400, "The request body could not be read");
-      return;
-    }
-  }
-  if (!allowed) {
-    send_error(res, pending.decision.status, pending.decision.detail, pending.decision.headers);
-    return;
-  }
-  const RouteMatch& match = pending.match;
   if (!match.route) {
     send_error(res, match.other_method ? 405 : 404, "");
     return;
   }
-  const User* user = authenticator_.enabled() && match.route->access != Access::open ? pending.decision.user.get() : nullptr;
+  const User* user = authenticator_.enabled() && match.route->access != Access::open ? decision.user.get() : nullptr;
   try {
     ApiRequest api(req, body, match.params, user);
     match.route->handler(api, res);
   } catch (const ApiError& e) {
+    res = HttpResponse{};
+    apply_cors(req, res);
     send_error(res, e.status, e.detail, e.headers);
   } catch (const StorageUnavailable& e) {  // the database is down or restarting: worth a retry
     log::warn("{} {}: {}", req.method, req.path, e.what());
+    res = HttpResponse{};
+    apply_cors(req, res);
     send_error(res, 503, "The database is unavailable; retry shortly", {{"Retry-After", "1"}});
   } catch (const std::exception& e) {
     log::error("{} {} failed: {}", req.method, req.path, e.what());
+    res = HttpResponse{};
+    apply_cors(req, res);
     send_error(res, 500, "Internal server error");
   }
 }

@@ -1,8 +1,5 @@
 #include "http/sse.hpp"
 
-#include <atomic>
-#include <memory>
-
 #include "util/log.hpp"
 
 namespace lgs::sse {
@@ -28,71 +25,50 @@ std::string_view keepalive() { return ": keepalive\n\n"; }
 
 namespace {
 
-// Shared by the provider and the releaser, which both outlive the handler.
-struct State {
-  Source source;
-  Options options;
-  std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
-  bool ended = false;
-  std::atomic<bool> notified{false};
-
-  void disconnected() {
-    if (ended || notified.exchange(true) || !options.on_disconnect) return;
-    try {
-      options.on_disconnect();
-    } catch (const std::exception& e) {
-      log::error("stream disconnect handler failed: {}", e.what());
-    } catch (...) {
-      log::error("stream disconnect handler failed");
-    }
+// Tells the stream's owner once that the client left before the end. Must not throw out of the
+// connection's thread.
+void disconnected(const Options& options) {
+  if (!options.on_disconnect) return;
+  try {
+    options.on_disconnect();
+  } catch (const std::exception& e) {
+    log::error("stream disconnect handler failed: {}", e.what());
+  } catch (...) {
+    log::error("stream disconnect handler failed");
   }
-};
+}
 
 }  // namespace
 
-void serve(httplib::Response& res, Source source, Options options) {
-  auto state = std::make_shared<State>();
-  state->source = std::move(source);
-  state->options = std::move(options);
+void serve(HttpResponse& res, Source source, Options options) {
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
-  if (!state->options.content_location.empty()) res.set_header("Content-Location", state->options.content_location);
+  if (!options.content_location.empty()) res.set_header("Content-Location", options.content_location);
 
-  // An exception escaping either callback would terminate the process.
-  auto provider = [state](size_t, httplib::DataSink& sink) -> bool {
+  res.set_stream("text/event-stream", [source = std::move(source), options = std::move(options)](const ChunkWriter& write) {
     try {
-      if (state->ended) return false;  // done() already sent; not called again in practice
-      if (!sink.is_writable()) return false;
-      Chunk chunk = state->source(state->options.wait);
-      // An empty write would end cpp-httplib's loop without the final chunk: never write "".
-      if (!chunk.text.empty()) {
-        if (!sink.write(chunk.text.data(), chunk.text.size())) return false;
-        state->last_write = std::chrono::steady_clock::now();
+      auto last_write = std::chrono::steady_clock::now();
+      while (true) {
+        Chunk chunk = source(options.wait);
+        if (!chunk.text.empty()) {
+          if (!write(chunk.text)) break;
+          last_write = std::chrono::steady_clock::now();
+        }
+        if (chunk.ended) return true;
+        if (std::chrono::steady_clock::now() - last_write >= options.keepalive) {
+          if (!write(keepalive())) break;
+          last_write = std::chrono::steady_clock::now();
+        }
       }
-      if (chunk.ended) {
-        state->ended = true;
-        sink.done();
-        return true;
-      }
-      if (std::chrono::steady_clock::now() - state->last_write >= state->options.keepalive) {
-        const auto ping = keepalive();
-        if (!sink.write(ping.data(), ping.size())) return false;
-        state->last_write = std::chrono::steady_clock::now();
-      }
-      return true;
     } catch (const std::exception& e) {
       log::error("event stream failed: {}", e.what());
     } catch (...) {
       log::error("event stream failed");
     }
+    disconnected(options);
     return false;
-  };
-  // Called when the response is over, whatever happened: false when it did not finish.
-  auto releaser = [state](bool success) {
-    if (!success) state->disconnected();
-  };
-  res.set_chunked_content_provider("text/event-stream", std::move(provider), std::move(releaser));
+  });
 }
 
 }  // namespace lgs::sse

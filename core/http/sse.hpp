@@ -1,4 +1,4 @@
-// Server-Sent Events: the frames and a response that streams them with cpp-httplib.
+// Server-Sent Events: the frames and a response that streams them.
 #pragma once
 
 #include <chrono>
@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include <httplib.h>
+#include "http/message.hpp"
 
 namespace lgs::sse {
 
@@ -37,8 +37,8 @@ struct Options {
   std::function<void()> on_disconnect;
 };
 
-// Answers with the stream: 200, Content-Type exactly "text/event-stream" (cpp-httplib would
-// gzip-buffer anything else), no caching, no proxy buffering. Call it last in the handler.
-void serve(httplib::Response& res, Source source, Options options);
+// Answers with the stream: 200, Content-Type "text/event-stream", no caching, no proxy
+// buffering. Call it last in the handler.
+void serve(HttpResponse& res, Source source, Options options);
 
 }  // namespace lgs::sse

@@ -1,4 +1,5 @@
-// HTTP-level behaviour: keep-alive connections after a rejected POST, plugin failures that must
+// HTTP-level behaviour: keep-alive connections after a rejected POST, the HTTP/1.1 layer (chunked
+// bodies, limits, HEAD, Expect, timeouts), plugin failures that must
 // fail closed without leaking, request validation, what an auth plugin sees of a request, and
 // many concurrent clients.
 
@@ -142,6 +143,155 @@ describe('keep-alive after a rejected POST with an unread body', () => {
   test('the server is still healthy afterwards', T, async () => {
     const res = await request(`${server.url}/threads`, { method: 'POST', token: TOKENS.user2, body: {} });
     assert.equal(res.status, 200, res.text);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('the HTTP/1.1 layer', () => {
+  let server;
+  before(async () => {
+    server = await startServer({ config: DEFAULT_CONFIG });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  const auth = ['Authorization', `Bearer ${TOKENS.user1}`];
+
+  /** A raw response is a JSON {"detail": ...} error with this status. */
+  function assertRawJsonError(res, status, what) {
+    assert.ok(res, `${what}: no response`);
+    assertJsonError({ ...res, headers: new Headers(res.headers) }, status, what);
+  }
+
+  /** Sends `bytes` on a new connection and reads one response. */
+  async function exchange(bytes) {
+    const conn = await RawConnection.connect(server.port);
+    try {
+      await conn.write(bytes);
+      const res = await conn.readResponse({ timeoutMs: 5000 });
+      return { res, closed: await conn.waitClosed(2000), conn };
+    } finally {
+      conn.destroy();
+    }
+  }
+
+  test('a chunked request body is read, and the connection serves the next request', T, async () => {
+    const conn = await RawConnection.connect(server.port);
+    try {
+      const json = JSON.stringify({ metadata: { chunked: 'yes' } });
+      const body = `5\r\n${json.slice(0, 5)}\r\n${(json.length - 5).toString(16)}\r\n${json.slice(5)}\r\n0\r\n\r\n`;
+      const head = buildRequest('POST', '/threads', {
+        headers: [auth, ['Content-Type', 'application/json'], ['Transfer-Encoding', 'chunked']],
+      });
+      await conn.write(Buffer.concat([head, Buffer.from(body)]));
+      const created = await conn.readResponse({ timeoutMs: 5000 });
+      assert.equal(created?.status, 200, created?.text);
+      assert.equal(created.json.metadata.chunked, 'yes', created.text);
+      await conn.write(buildRequest('GET', `/threads/${created.json.thread_id}`, { headers: [auth] }));
+      const read = await conn.readResponse({ timeoutMs: 5000 });
+      assert.equal(read?.status, 200, read?.text);
+      assert.equal(read.json.thread_id, created.json.thread_id);
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  test('a body over 64 MiB is a JSON 413 before any of it is read, and the connection closes', T, async () => {
+    const { res, closed } = await exchange(
+      buildRequest('POST', '/threads', { headers: [auth, ['Content-Type', 'application/json'], ['Content-Length', String(64 * 1024 * 1024 + 1)]] }),
+    );
+    assertRawJsonError(res, 413, 'oversized body');
+    assert.match(res.json.detail, /larger than 67108864 bytes/);
+    assert.ok(closed, 'the connection stays open after a 413');
+  });
+
+  test('a header block over 64 KiB is a JSON 431 and the connection closes', T, async () => {
+    const { res, closed } = await exchange(buildRequest('GET', '/ok', { headers: [['X-Big', 'x'.repeat(70 * 1024)]] }));
+    assertRawJsonError(res, 431, 'oversized headers');
+    assert.ok(closed, 'the connection stays open after a 431');
+  });
+
+  test('a malformed request is a JSON 400 and the connection closes', T, async () => {
+    const { res, closed } = await exchange(Buffer.from('GET /ok HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n', 'latin1'));
+    assertRawJsonError(res, 400, 'malformed header line');
+    assert.ok(closed, 'the connection stays open after a 400');
+  });
+
+  test('HEAD answers the headers of GET without the body', T, async () => {
+    const conn = await RawConnection.connect(server.port);
+    try {
+      await conn.write(buildRequest('HEAD', '/ok'));
+      await conn.write(buildRequest('GET', '/ok'));
+      const raw = await (async () => {
+        await conn.waitClosed(500);
+        return conn.allReceived();
+      })();
+      const [first, second] = raw.split(/(?=HTTP\/1\.1 )/);
+      assert.match(first, /^HTTP\/1\.1 200 /);
+      assert.match(first, /content-length: 11\r\n/i);
+      assert.ok(first.endsWith('\r\n\r\n'), `HEAD sent a body: ${JSON.stringify(first)}`);
+      assert.ok(second?.endsWith('{"ok":true}'), `the GET after HEAD: ${JSON.stringify(second)}`);
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  test('Expect: 100-continue gets 100 Continue when allowed, and the answer without waiting for the body when not', T, async () => {
+    const json = JSON.stringify({ metadata: { expect: 1 } });
+    const head = (headers) =>
+      buildRequest('POST', '/threads', {
+        headers: [...headers, ['Content-Type', 'application/json'], ['Content-Length', String(json.length)], ['Expect', '100-continue']],
+      });
+    const allowed = await RawConnection.connect(server.port);
+    try {
+      await allowed.write(head([auth]));
+      const interim = await allowed.readResponse({ timeoutMs: 5000 });
+      assert.equal(interim?.status, 100, `expected 100 Continue, got ${allowed.allReceived()}`);
+      await allowed.write(json);
+      const created = await allowed.readResponse({ timeoutMs: 5000 });
+      assert.equal(created?.status, 200, created?.text);
+      assert.equal(created.json.metadata.expect, 1, created.text);
+    } finally {
+      allowed.destroy();
+    }
+    const denied = await RawConnection.connect(server.port);
+    try {
+      await denied.write(head([]));
+      const res = await denied.readResponse({ timeoutMs: 5000 });
+      assertRawJsonError(res, 401, 'unauthenticated Expect: 100-continue');
+      assert.ok(await denied.waitClosed(2000), 'the connection waits for a body it refused');
+    } finally {
+      denied.destroy();
+    }
+  });
+
+  test('paths and query strings are percent-decoded', T, async () => {
+    const res = await request(`${server.url}/o%6B`);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, { ok: true });
+  });
+
+  test('HTTP/1.0 without keep-alive is answered and closed', T, async () => {
+    const { res, closed } = await exchange(Buffer.from('GET /ok HTTP/1.0\r\n\r\n', 'latin1'));
+    assert.equal(res?.status, 200);
+    assert.deepEqual(res.json, { ok: true });
+    assert.ok(closed, 'an HTTP/1.0 connection stays open');
+  });
+
+  test('an idle keep-alive connection is closed after 5 s', T, async () => {
+    const conn = await RawConnection.connect(server.port);
+    try {
+      await conn.write(buildRequest('GET', '/ok'));
+      assert.equal((await conn.readResponse({ timeoutMs: 5000 }))?.status, 200);
+      const t0 = Date.now();
+      assert.ok(await conn.waitClosed(9000), 'the idle connection was never closed');
+      const waited = Date.now() - t0;
+      assert.ok(waited > 4000 && waited < 8000, `closed after ${waited} ms`);
+    } finally {
+      conn.destroy();
+    }
   });
 });
 

@@ -39,8 +39,8 @@ std::shared_ptr<const User> user(const std::string& identity) {
   return std::make_shared<const User>(std::move(u));
 }
 
-httplib::Request http_request(const std::vector<std::pair<std::string, std::string>>& headers) {
-  httplib::Request req;
+HttpRequest http_request(const std::vector<std::pair<std::string, std::string>>& headers) {
+  HttpRequest req;
   req.method = "POST";
   req.path = "/threads";
   req.remote_addr = "127.0.0.1";

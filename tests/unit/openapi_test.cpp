@@ -10,7 +10,7 @@ namespace {
 
 Router sample_router() {
   Router router;
-  Handler nothing = [](const ApiRequest&, httplib::Response&) {};
+  Handler nothing = [](const ApiRequest&, HttpResponse&) {};
   router.add("GET", "/ok", nothing, Access::open);
   router.add("POST", "/threads", nothing);
   router.add("POST", "/threads/search", nothing);

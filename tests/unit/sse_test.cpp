@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <httplib.h>  // the client
+
+#include "http/server.hpp"
 #include "http/sse.hpp"
 
 using namespace lgs;
@@ -14,27 +17,22 @@ using json = nlohmann::json;
 
 namespace {
 
-// Plays the part of cpp-httplib's chunked writer: calls the provider until it stops.
-struct FakeSink {
+// Plays the part of the server's chunked writer: keeps what the stream writes, until the client
+// "leaves" after `writable` writes.
+struct FakeClient {
   std::string out;
-  bool done = false;
-  bool writable = true;
-  httplib::DataSink sink;
-
-  FakeSink() {
-    sink.write = [this](const char* data, size_t size) {
-      if (!writable) return false;
-      out.append(data, size);
+  int writable = 1000;
+  ChunkWriter writer() {
+    return [this](std::string_view text) {
+      if (writable-- <= 0) return false;
+      out.append(text);
       return true;
     };
-    sink.is_writable = [this] { return writable; };
-    sink.done = [this] { done = true; };
   }
-  // Returns what the provider returned last.
-  bool run(httplib::Response& res, int max_calls = 100) {
-    bool ok = true;
-    for (int i = 0; i < max_calls && ok && !done; ++i) ok = res.content_provider_(out.size(), 0, sink);
-    return ok;
+  // What the stream body returned: true when it completed.
+  bool run(const HttpResponse& res) {
+    REQUIRE(res.stream);
+    return res.stream(writer());
   }
 };
 
@@ -87,7 +85,7 @@ TEST_SUITE("http.sse") {
   }
 
   TEST_CASE("serve sends the headers and the frames in order and then the end") {
-    httplib::Response res;
+    HttpResponse res;
     bool disconnected = false;
     sse::Options options;
     options.content_location = "/threads/t/runs/r";
@@ -99,57 +97,52 @@ TEST_SUITE("http.sse") {
     CHECK(res.get_header_value("Cache-Control") == "no-cache");
     CHECK(res.get_header_value("X-Accel-Buffering") == "no");
     CHECK(res.get_header_value("Content-Location") == "/threads/t/runs/r");
-    FakeSink sink;
-    CHECK(sink.run(res));
-    CHECK(sink.done);
-    CHECK(sink.out == sse::frame("metadata", "{}", 0) + sse::frame("values", "{}", 1));
-    res.content_provider_success_ = true;  // what cpp-httplib records after a complete stream
-    res.content_provider_resource_releaser_(true);
+    FakeClient client;
+    CHECK(client.run(res));
+    CHECK(client.out == sse::frame("metadata", "{}", 0) + sse::frame("values", "{}", 1));
     CHECK_FALSE(disconnected);
   }
 
   TEST_CASE("serve sends a keep-alive after a silence") {
-    httplib::Response res;
+    HttpResponse res;
     sse::Options options;
     options.keepalive = 0ms;
     sse::serve(res, script({}), options);
-    FakeSink sink;
-    CHECK(res.content_provider_(0, 0, sink.sink));
-    CHECK(sink.out == std::string(sse::keepalive()));
+    FakeClient client;
+    client.writable = 2;
+    CHECK_FALSE(client.run(res));
+    CHECK(client.out == std::string(sse::keepalive()) + std::string(sse::keepalive()));
   }
 
   TEST_CASE("serve stops at a gone client and reports it once") {
-    httplib::Response res;
+    HttpResponse res;
     int disconnected = 0;
     sse::Options options;
     options.on_disconnect = [&] { ++disconnected; };
     sse::serve(res, script({{sse::frame("metadata", "{}"), false}, {sse::frame("values", "{}"), false}}), options);
-    FakeSink sink;
-    CHECK(res.content_provider_(0, 0, sink.sink));
-    sink.writable = false;
-    CHECK_FALSE(res.content_provider_(0, 0, sink.sink));
-    res.content_provider_resource_releaser_(false);
-    res.content_provider_resource_releaser_(false);
+    FakeClient client;
+    client.writable = 1;
+    CHECK_FALSE(client.run(res));
+    CHECK(client.out == sse::frame("metadata", "{}"));
     CHECK(disconnected == 1);
   }
 
   TEST_CASE("serve ends the stream at an exception in the source instead of letting it escape") {
-    httplib::Response res;
+    HttpResponse res;
     bool disconnected = false;
     sse::Options options;
     options.on_disconnect = [&] { disconnected = true; };
     sse::serve(res, [](std::chrono::milliseconds) -> sse::Chunk { throw std::runtime_error("boom"); }, options);
-    FakeSink sink;
-    CHECK_FALSE(res.content_provider_(0, 0, sink.sink));
-    res.content_provider_resource_releaser_(false);
+    FakeClient client;
+    CHECK_FALSE(client.run(res));
     CHECK(disconnected);
   }
 
-  TEST_CASE("over HTTP the first event arrives at once even with gzip and a gone client is noticed") {
-    httplib::Server server;
+  TEST_CASE("over HTTP the first event arrives at once, uncompressed, and a gone client is noticed") {
+    Router router;
     std::atomic<bool> disconnected{false};
     std::atomic<bool> release{false};
-    server.Get("/stream", [&](const httplib::Request&, httplib::Response& res) {
+    router.add("GET", "/stream", [&](const ApiRequest&, HttpResponse& res) {
       auto sent = std::make_shared<bool>(false);
       sse::Options options;
       options.wait = 100ms;
@@ -165,10 +158,16 @@ TEST_SUITE("http.sse") {
                    return sse::Chunk{"", release.load()};
                  },
                  options);
-    });
-    const int port = server.bind_to_any_port("127.0.0.1");
+    }, Access::open);
+    const Authenticator no_auth(nullptr);
+    ServerOptions server_options;
+    server_options.port = 0;
+    server_options.http_threads = 2;
+    HttpServer server(server_options, router, no_auth, CorsConfig{});
+    server.bind();
+    const int port = server.port();
     REQUIRE(port > 0);
-    std::thread listener([&] { server.listen_after_bind(); });
+    std::thread listener([&] { server.serve(); });
 
     httplib::Client client("127.0.0.1", port);
     client.set_decompress(false);

@@ -389,7 +389,7 @@ TARGETS=$OUT/targets.md
       "in flight, at most $CONNECTIONS share a sync of the log, and each sync waits for the disk to make its write" \
       "durable (about ${SYNC_MS[sqlite]} ms on this disk just before the run): the disk alone would allow roughly" \
       "$(num "$ceiling") requests/s. When that is far above the result, the limit is CPU: the request path" \
-      "(cpp-httplib's blocking sockets, authentication, the auth plugin's create handler, JSON) shared with wrk on" \
+      "(HTTP, authentication, the auth plugin's create handler, JSON) shared with wrk on" \
       "two cores, and the SQLite writer thread, which runs every insert and commit one after another."
   fi
   (( LARGE != 1000000 || SMALL != 10000 )) &&
