@@ -350,6 +350,39 @@ void write_error(Stream& stream, int status, const std::string& detail) {
   stream.close_gently();
 }
 
+std::string too_large(size_t max_body_bytes) {
+  return fmt::format("The request body is larger than {} bytes", max_body_bytes);
+}
+
+// The body of an allowed request into `body`; anyone else's is read and dropped, so the
+// connection can serve the next request. False when the connection is done (answered if the
+// body was refused, as too large or malformed).
+template <class Stream>
+bool read_body(Stream& connection, boost::beast::flat_buffer& buffer, http::request_parser<http::empty_body>&& head,
+               bool keep, std::string& body, size_t max_body_bytes) {
+  error_code ec;
+  if (boost::beast::iequals(head.get()[http::field::expect], "100-continue"))
+    net::write(connection, net::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), ec);
+  if (!ec && keep) {
+    http::request_parser<http::string_body> reader(std::move(head));
+    http::read(connection, buffer, reader, ec);
+    body = std::move(reader.get().body());
+  } else if (!ec) {
+    http::request_parser<http::buffer_body> drain(std::move(head));
+    char scratch[16 * 1024];
+    while (!ec && !drain.is_done()) {
+      drain.get().body().data = scratch;
+      drain.get().body().size = sizeof(scratch);
+      http::read(connection, buffer, drain, ec);
+      if (ec == http::error::need_buffer) ec = {};
+    }
+  }
+  if (!ec) return true;
+  if (const int status = status_for(ec))
+    write_error(connection, status, status == 413 ? too_large(max_body_bytes) : "The request body could not be read");
+  return false;
+}
+
 }  // namespace
 
 void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
@@ -363,14 +396,13 @@ void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
     error_code ec;
     http::read_header(connection, buffer, parser, ec);
     if (ec) {
-      if (const int status = status_for(ec))
-        write_error(connection, status, status == 413 ? fmt::format("The request body is larger than {} bytes", options_.max_body_bytes) : "");
+      if (const int status = status_for(ec)) write_error(connection, status, status == 413 ? too_large(options_.max_body_bytes) : "");
       return;
     }
-    const auto& head = parser.get();
-    const HttpRequest req = to_request(head, remote_addr);
+    const HttpRequest req = to_request(parser.get(), remote_addr);
+    const unsigned version = parser.get().version();
     const bool head_only = req.method == "HEAD";
-    bool keep_alive = head.keep_alive();
+    bool keep_alive = parser.get().keep_alive();
     HttpResponse res;
 
     // Routing, CORS and authentication come before the body is read, so the auth plugin sees
@@ -389,57 +421,39 @@ void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
     std::string body;
     bool body_unread = false;
     if (!parser.is_done()) {
-      const bool expects_continue = boost::beast::iequals(head[http::field::expect], "100-continue");
-      if (expects_continue && !allowed) {
+      if (!allowed && boost::beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         keep_alive = false;  // the client waits before sending the body: answer and close instead
         body_unread = true;
-      } else {
-        if (expects_continue) net::write(connection, net::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), ec);
-        if (!ec && allowed) {
-          http::request_parser<http::string_body> reader(std::move(parser));
-          http::read(connection, buffer, reader, ec);
-          body = std::move(reader.get().body());
-        } else if (!ec) {  // read and dropped, so the connection can serve the next request
-          http::request_parser<http::buffer_body> drain(std::move(parser));
-          char scratch[16 * 1024];
-          while (!ec && !drain.is_done()) {
-            drain.get().body().data = scratch;
-            drain.get().body().size = sizeof(scratch);
-            http::read(connection, buffer, drain, ec);
-            if (ec == http::error::need_buffer) ec = {};
-          }
-        }
-        if (ec) {
-          if (const int status = status_for(ec))
-            write_error(connection, status,
-                        status == 413 ? fmt::format("The request body is larger than {} bytes", options_.max_body_bytes)
-                                      : "The request body could not be read");
-          return;
-        }
+      } else if (!read_body(connection, buffer, std::move(parser), allowed, body, options_.max_body_bytes)) {
+        return;
       }
     }
 
     if (preflight) {
-      if (res.has_header("Access-Control-Allow-Origin")) {
-        auto allowed_list = [](const std::vector<std::string>& list, const std::string& requested) {
-          return std::find(list.begin(), list.end(), "*") != list.end() ? requested : join(list);
-        };
-        res.set_header("Access-Control-Allow-Methods",
-                       allowed_list(cors_.allow_methods, req.get_header_value("Access-Control-Request-Method")));
-        res.set_header("Access-Control-Allow-Headers",
-                       allowed_list(cors_.allow_headers, req.get_header_value("Access-Control-Request-Headers")));
-        res.set_header("Access-Control-Max-Age", std::to_string(cors_.max_age));
-      }
-      res.status = 204;
+      answer_preflight(req, res);
     } else {
       dispatch(req, match, decision, body, res);
     }
-    if (!write_response(connection, res, head.version(), keep_alive, head_only) || stopping_) {
+    if (!write_response(connection, res, version, keep_alive, head_only) || stopping_) {
       if (body_unread) connection.close_gently();
       return;
     }
   }
 }
+
+void HttpServer::answer_preflight(const HttpRequest& req, HttpResponse& res) const {
+  res.status = 204;
+  if (!res.has_header("Access-Control-Allow-Origin")) return;  // not an allowed origin
+  auto allowed = [](const std::vector<std::string>& list, const std::string& requested) {
+    return std::find(list.begin(), list.end(), "*") != list.end() ? requested : join(list);
+  };
+  res.set_header("Access-Control-Allow-Methods",
+                 allowed(cors_.allow_methods, req.get_header_value("Access-Control-Request-Method")));
+  res.set_header("Access-Control-Allow-Headers",
+                 allowed(cors_.allow_headers, req.get_header_value("Access-Control-Request-Headers")));
+  res.set_header("Access-Control-Max-Age", std::to_string(cors_.max_age));
+}
+
 
 void HttpServer::apply_cors(const HttpRequest& req, HttpResponse& res) const {
   const std::string origin = req.get_header_value("Origin");

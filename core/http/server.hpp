@@ -51,6 +51,8 @@ class HttpServer {
   void work();
   void serve_connection(int fd, const std::string& remote_addr);
   void apply_cors(const HttpRequest& req, HttpResponse& res) const;
+  void answer_preflight(const HttpRequest& req, HttpResponse& res) const;
+
   void dispatch(const HttpRequest& req, const RouteMatch& match, const GateDecision& decision, const std::string& body,
                 HttpResponse& res) const;
 
