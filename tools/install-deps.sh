@@ -6,9 +6,9 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config   # toolchain
-  libcpp-httplib-dev                 # HTTP server
+  libcpp-httplib-dev                 # HTTP client (JWT plugin, tests), URL decoding
   nlohmann-json3-dev                 # JSON
-  libboost-dev libboost-filesystem-dev  # Boost.DLL (plugin loading)
+  libboost-dev libboost-filesystem-dev  # Boost.Beast (HTTP server), Boost.DLL (plugin loading)
   libfmt-dev                         # formatting
   uuid-dev                           # UUIDv5 and UUID parsing (libuuid)
   libgoogle-perftools-dev            # the server's memory allocator (tcmalloc_minimal)

@@ -5,7 +5,7 @@
 #   authz    langgraph-server configured as plugins/auth_owner/langgraph.json (owner stamping + owner
 #            filter); auth_tokens (authentication only) until auth_owner is built
 #   no auth  the same binary on a config with the same graphs and no "auth" key
-#   ceiling  tools/bench/ceiling_server.cpp: a bare cpp-httplib server answering fixed bodies
+#   ceiling  tools/bench/ceiling_server.cpp: a bare Boost.Beast server answering fixed bodies
 # Both servers get a fresh folder for their config, so that whatever their default storage keeps
 # beside it starts empty (and is of the same kind for both).
 # Prints a markdown table and rewrites the "Authorization overhead" section of docs/benchmarks.md.
@@ -56,8 +56,7 @@ BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/{print $2}' "$BUILD_DIR/CMakeCache.txt
 CEILING=$OUT/ceiling_server
 if [[ ! -x $CEILING || tools/bench/ceiling_server.cpp -nt $CEILING ]]; then
   echo "Compiling $CEILING"
-  # shellcheck disable=SC2046  # pkg-config prints several flags
-  g++ -O2 -std=c++20 -o "$CEILING" tools/bench/ceiling_server.cpp $(pkg-config --cflags --libs cpp-httplib) -pthread
+  g++ -O2 -std=c++20 -o "$CEILING" tools/bench/ceiling_server.cpp -pthread
 fi
 
 # --- the three targets ------------------------------------------------------------------------------
@@ -341,7 +340,7 @@ route_label() {
 }
 target_label() {
   case $1 in
-    ceiling) echo "ceiling (plain cpp-httplib)" ;;
+    ceiling) echo "ceiling (plain Boost.Beast)" ;;
     noauth) echo "no auth" ;;
     authz) echo "$AUTHZ_LABEL" ;;
   esac
@@ -411,7 +410,7 @@ SECTION=$OUT/section.md
   echo
   echo "What authentication plus authorization cost per request: throughput and latency of an"
   echo "authenticated, authorized \`GET /threads/{id}\` and \`POST /threads/search\` with body"
-  echo "\`{\"limit\": 10}\`, against the same binary with auth disabled and against a plain cpp-httplib"
+  echo "\`{\"limit\": 10}\`, against the same binary with auth disabled and against a plain Boost.Beast"
   echo "server (\`tools/bench/ceiling_server.cpp\`) answering fixed bodies of the same size. The target is"
   echo "an auth overhead under 5%."
   echo
