@@ -241,6 +241,7 @@ void HttpServer::serve() {
     sockaddr_storage address{};
     socklen_t length = sizeof(address);
     const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
+    const int error = errno;
     std::unique_lock lock(mutex_);
     if (stopping_) {
       if (fd >= 0) ::close(fd);
@@ -249,9 +250,9 @@ void HttpServer::serve() {
     if (fd >= 0) {
       accepted_.push_back({fd, address_text(address)});
       accepted_cv_.notify_one();
-    } else if (errno != EINTR && errno != ECONNABORTED) {
+    } else if (error != EINTR && error != ECONNABORTED) {
       // Out of descriptors or memory: wait for connections to close rather than spin.
-      log::warn("accepting a connection failed: {}", std::strerror(errno));
+      log::warn("accepting a connection failed: {}", std::strerror(error));
       lock.unlock();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

@@ -47,10 +47,16 @@ mkdir -p "$OUT"
 # --- what the benchmark needs: the project's toolchain, then wrk and curl --------------------------
 tools/install-deps.sh --bench
 
-if [[ ! -x $BUILD_DIR/langgraph-server || ! -f $BUILD_DIR/plugins/agent.so ]]; then
-  [[ $BUILD_NAME == build ]] || { echo "authz.sh: $BUILD_DIR has no langgraph-server or plugins/agent.so; build it first" >&2; exit 2; }
+if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
+  [[ $BUILD_NAME == build ]] || { echo "authz.sh: $BUILD_DIR is not a build folder; configure it first" >&2; exit 2; }
   tools/build.sh
 fi
+# What is measured is what the sources are now: noted before bringing the build up to date.
+BUILD_NOTE="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -n $(git status --porcelain --untracked-files=no -- core sdk plugins CMakeLists.txt 2>/dev/null) ]] &&
+  BUILD_NOTE+=" with uncommitted changes under core/, sdk/ or plugins/"
+echo "Building the server and the plugins in $BUILD_NAME/"
+cmake --build "$BUILD_DIR" -j"$(nproc)" --target langgraph-server agent auth_owner auth_tokens >/dev/null
 BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/{print $2}' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
 
 CEILING=$OUT/ceiling_server
@@ -378,9 +384,6 @@ else
 fi
 CPU_MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 MACHINE="$(nproc) cores ($CPU_MODEL), $(uname -sr); wrk and the server share those cores"
-BUILD_NOTE="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[[ -n $(git status --porcelain --untracked-files=no -- core sdk plugins CMakeLists.txt 2>/dev/null) ]] &&
-  BUILD_NOTE+=" with uncommitted changes under core/, sdk/ or plugins/"
 COMMAND="tools/bench/authz.sh"
 custom=""
 for v in BENCH_THREADS BENCH_CONNECTIONS BENCH_DURATION BENCH_WARMUP BENCH_ROUNDS BENCH_SEED BENCH_BUILD_DIR BENCH_FOREIGN_MAX BENCH_RETRIES; do

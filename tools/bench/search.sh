@@ -74,6 +74,10 @@ if [[ ! -f $BUILD/CMakeCache.txt ]]; then
   if [[ $BUILD == build ]]; then tools/build.sh
   else cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null; fi
 fi
+# What is measured is what the sources are now, not when the results are written.
+BUILD_INFO="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -n $(git status --porcelain --untracked-files=normal -- core sdk plugins CMakeLists.txt 2>/dev/null) ]] &&
+  BUILD_INFO+=" with uncommitted changes under core/, sdk/ or plugins/"
 if [[ ${BENCH_BUILD:-1} != 0 ]]; then
   echo "Building the server, the agent graph and the benchmark programs in $BUILD/"
   cmake --build "$BUILD" -j"$(nproc)" --target langgraph-server agent auth_many_users langgraph-bench-load >/dev/null
@@ -403,9 +407,6 @@ DISK=$(df -h --output=source,fstype "$WORK" 2>/dev/null | awk 'NR==2{print $1 " 
 PG_VERSION=""
 [[ " $BACKENDS " == *" postgres "* ]] && PG_VERSION=$(psql --version | awk '{print $3}')
 SQLITE_VERSION=$( (command -v sqlite3 >/dev/null && sqlite3 --version | awk '{print $1}') || echo "?")
-BUILD_INFO="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[[ -n $(git status --porcelain --untracked-files=normal -- core sdk plugins CMakeLists.txt 2>/dev/null) ]] &&
-  BUILD_INFO+=" with uncommitted changes under core/, sdk/ or plugins/"
 custom=""
 for v in BENCH_THREADS_SMALL BENCH_THREADS_LARGE BENCH_DURATION BENCH_WARMUP BENCH_CONNECTIONS BENCH_WRK_THREADS \
   BENCH_BACKENDS BENCH_USER BENCH_WRITERS; do
