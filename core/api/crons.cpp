@@ -223,50 +223,64 @@ Cron update_cron(Services& services, const ApiRequest& req) {
   const json metadata = value["metadata"].is_object() ? value["metadata"] : json::object();
   if (value["payload"].is_object()) patch = value["payload"];
 
-  auto existing = services.storage.get_cron(cron_id);
-  if (!existing || !filter_matches(filter, existing->metadata)) cron_not_found(cron_id);
-  json payload = existing->payload;
-  if (!patch.empty()) {
-    for (const auto& [key, v] : patch.items()) payload[key] = v;
-    payload["assistant_id"] = existing->assistant_id;
-    check_payload(services, req, payload, cron_id);
-  }
-  const std::string new_zone = zone_given ? zone : existing->timezone;
-  const CronSchedule effective = schedule ? *schedule : parse_schedule(existing->schedule);
-  // A change to when the cron fires, or a cron whose next_run_date has passed (it ended, was
-  // disabled, or its tick is late), counts from now: it never fires at once off its schedule,
-  // nor in a burst of missed runs.
-  const bool reschedule = schedule || zone_given || end_given || enabled_given;
-  const std::string now = now_iso8601();
-  const std::string next = reschedule || existing->next_run_date < now ? first_run(effective, new_zone) : "";
   const User* user = req.user();
-
-  Cron updated;
-  bool hidden = false;
-  const bool found = services.storage.update_cron(cron_id, [&](Cron& c) {
-    if (!filter_matches(filter, c.metadata)) {  // changed since it was read
-      hidden = true;
-      return;
-    }
-    if (schedule_text) c.schedule = *schedule_text;
-    c.timezone = new_zone;
-    if (end_given) c.end_time = end;
-    if (enabled_given) c.enabled = enabled;
-    if (on_run_completed && c.thread_id.empty()) c.on_run_completed = *on_run_completed;
-    for (const auto& [key, v] : metadata.items()) c.metadata[key] = v;
+  // The payload and the next run are worked out from the cron as read, then written in one
+  // update. Should another update change the cron in between, that work is redone on the cron
+  // it left, so that neither update is lost.
+  for (int attempt = 1;; ++attempt) {
+    auto existing = services.storage.get_cron(cron_id);
+    if (!existing || !filter_matches(filter, existing->metadata)) cron_not_found(cron_id);
+    json payload = existing->payload;
     if (!patch.empty()) {
-      // What runs is now what this user set: the runs act as them, not as the creator.
-      c.payload = payload;
-      c.user_id = user ? user->identity : "";
-      c.auth_user = user ? user->object : json();
+      for (const auto& [key, v] : patch.items()) payload[key] = v;
+      payload["assistant_id"] = existing->assistant_id;
+      check_payload(services, req, payload, cron_id);
     }
-    if (!next.empty() && (reschedule || c.next_run_date < now)) c.next_run_date = next;
-    c.updated_at = now_iso8601();
-    updated = c;
-  });
-  if (!found || hidden) cron_not_found(cron_id);
-  wake_scheduler(services);
-  return updated;
+    const std::string new_zone = zone_given ? zone : existing->timezone;
+    const CronSchedule effective = schedule ? *schedule : parse_schedule(existing->schedule);
+    // A change to when the cron fires, or a cron whose next_run_date has passed (it ended, was
+    // disabled, or its tick is late), counts from now: it never fires at once off its schedule,
+    // nor in a burst of missed runs.
+    const bool reschedule = schedule || zone_given || end_given || enabled_given;
+    const std::string now = now_iso8601();
+    const std::string next = reschedule || existing->next_run_date < now ? first_run(effective, new_zone) : "";
+
+    Cron updated;
+    bool hidden = false;
+    bool changed = false;
+    const bool found = services.storage.update_cron(cron_id, [&](Cron& c) {
+      if (!filter_matches(filter, c.metadata)) {  // changed since it was read
+        hidden = true;
+        return;
+      }
+      if (c.payload != existing->payload || c.schedule != existing->schedule || c.timezone != existing->timezone) {
+        changed = true;
+        return;
+      }
+      if (schedule_text) c.schedule = *schedule_text;
+      c.timezone = new_zone;
+      if (end_given) c.end_time = end;
+      if (enabled_given) c.enabled = enabled;
+      if (on_run_completed && c.thread_id.empty()) c.on_run_completed = *on_run_completed;
+      for (const auto& [key, v] : metadata.items()) c.metadata[key] = v;
+      if (!patch.empty()) {
+        // What runs is now what this user set: the runs act as them, not as the creator.
+        c.payload = payload;
+        c.user_id = user ? user->identity : "";
+        c.auth_user = user ? user->object : json();
+      }
+      if (!next.empty() && (reschedule || c.next_run_date < now)) c.next_run_date = next;
+      c.updated_at = now_iso8601();
+      updated = c;
+    });
+    if (!found || hidden) cron_not_found(cron_id);
+    if (changed) {
+      if (attempt < 10) continue;
+      throw ApiError{409, "Cron with ID " + cron_id + " keeps changing; retry the update"};
+    }
+    wake_scheduler(services);
+    return updated;
+  }
 }
 
 }  // namespace

@@ -394,6 +394,39 @@ describe('search, count, update, delete: each user sees and changes only their o
     await user1().crons.delete(ended.cron_id);
     await user1().crons.delete(off.cron_id);
   });
+
+  test('concurrent updates of different payload fields all land', T, async () => {
+    const thread = await user1().threads.create();
+    const cron = await user1().crons.createForThread(thread.thread_id, 'agent', { schedule: '0 0 1 1 *', input: say('start') });
+    const fields = {
+      input: say('changed'),
+      context: { tenant: 'a' },
+      config: { tags: ['t'] },
+      interrupt_before: ['call_model'],
+      interrupt_after: ['call_model'],
+      stream_mode: ['values'],
+    };
+    for (let round = 0; round < 10; round++) {
+      const stamp = { ...fields, context: { tenant: `round-${round}` } };
+      const answers = await Promise.all(
+        Object.entries(stamp).map(([key, value]) =>
+          request(`${server.url}/runs/crons/${cron.cron_id}`, { method: 'PATCH', token: TOKENS.user1, body: { [key]: value } }),
+        ),
+      );
+      for (const a of answers) assert.equal(a.status, 200, a.text);
+      const stored = (await request(`${server.url}/runs/crons/${cron.cron_id}`, { token: TOKENS.user1 })).json.payload;
+      for (const [key, value] of Object.entries(stamp)) {
+        // config gains the cron's id in configurable
+        const got = key === 'config' ? { tags: stored.config?.tags } : stored[key];
+        assert.deepEqual(got, value, `round ${round}: ${key} was lost: ${JSON.stringify(stored)}`);
+      }
+      // Start every round from the bare payload again, so each field must be written anew.
+      const reset = await request(`${server.url}/runs/crons/${cron.cron_id}`, { method: 'DELETE', token: TOKENS.user1 });
+      assert.equal(reset.status, 204, reset.text);
+      Object.assign(cron, await user1().crons.createForThread(thread.thread_id, 'agent', { schedule: '0 0 1 1 *', input: say('start') }));
+    }
+    await user1().crons.delete(cron.cron_id);
+  });
 });
 
 describe('crons fire', () => {
