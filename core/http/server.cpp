@@ -101,19 +101,16 @@ class HttpServer::Connection {
     }
   }
 
+  // The throwing forms the stream concepts also ask for.
   template <class Buffers>
   size_t read_some(const Buffers& buffers) {
     error_code ec;
-    const size_t n = read_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
+    return or_throw(read_some(buffers, ec), ec);
   }
   template <class Buffers>
   size_t write_some(const Buffers& buffers) {
     error_code ec;
-    const size_t n = write_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
+    return or_throw(write_some(buffers, ec), ec);
   }
 
  private:
@@ -135,6 +132,11 @@ class HttpServer::Connection {
     }
     bool empty() const { return message.msg_iovlen == 0; }
   };
+
+  static size_t or_throw(size_t transferred, const error_code& ec) {
+    if (ec) throw boost::system::system_error(ec);
+    return transferred;
+  }
 
   static error_code failure() {
     const int code = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
