@@ -334,9 +334,10 @@ bool write_response(Stream& stream, HttpResponse& res, unsigned version, bool ke
   out.chunked(true);
   http::response_serializer<http::empty_body> serializer(out);
   http::write_header(stream, serializer, ec);
-  if (ec) return false;
+  // Run even when the head could not be written: the stream learns at its first write that
+  // the client is gone, as it would later (a run may be cancelled on disconnect).
   const ChunkWriter write = [&](std::string_view text) {
-    if (!text.empty()) net::write(stream, http::make_chunk(net::const_buffer(text.data(), text.size())), ec);
+    if (!ec && !text.empty()) net::write(stream, http::make_chunk(net::const_buffer(text.data(), text.size())), ec);
     return !ec;
   };
   if (!res.stream(write) || ec) return false;
