@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <boost/asio/write.hpp>
@@ -35,7 +36,9 @@ using boost::system::error_code;
 class HttpServer::Connection {
  public:
   Connection(int fd, const ServerOptions& options)
-      : fd_(fd), busy_waits_(std::max(1, options.io_timeout_seconds / std::max(1, options.keep_alive_seconds))) {
+      : fd_(fd),
+        busy_waits_(std::max(1, options.io_timeout_seconds / std::max(1, options.keep_alive_seconds))),
+        io_timeout_(options.io_timeout_seconds) {
     const int on = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     const timeval idle{options.keep_alive_seconds, 0};
@@ -59,17 +62,29 @@ class HttpServer::Connection {
     }
   }
 
-  // The next read waits for a new request: it gives up after the keep-alive timeout. Reads
-  // within a request wait up to the I/O timeout, in keep-alive sized steps.
-  void await_request() { idle_ = true; }
+  // Reading a request's head begins. With nothing buffered (`idle`), the first read waits for
+  // the request only the keep-alive timeout; once it has begun, the whole head must arrive
+  // within the I/O timeout, however slowly it trickles in. Reads of a body wait up to the I/O
+  // timeout each, in keep-alive sized steps.
+  void begin_head(bool idle) {
+    idle_ = idle;
+    reading_head_ = true;
+    if (!idle) head_deadline_ = std::chrono::steady_clock::now() + io_timeout_;
+  }
+  void end_head() { reading_head_ = false; }
 
   template <class Buffers>
   size_t read_some(const Buffers& buffers, error_code& ec) {
     Gather gather(buffers);
     if (gather.empty()) return ec = {}, 0;
     for (int waits = 1;; ++waits) {
+      if (reading_head_ && !idle_ && std::chrono::steady_clock::now() >= head_deadline_) {
+        ec = error_code(ETIMEDOUT, boost::system::system_category());
+        return 0;
+      }
       const ssize_t n = ::recvmsg(fd_, &gather.message, 0);
       if (n > 0) {
+        if (idle_ && reading_head_) head_deadline_ = std::chrono::steady_clock::now() + io_timeout_;
         idle_ = false;
         ec = {};
         return static_cast<size_t>(n);
@@ -145,7 +160,10 @@ class HttpServer::Connection {
 
   int fd_;
   int busy_waits_;
+  std::chrono::seconds io_timeout_;
   bool idle_ = true;
+  bool reading_head_ = false;
+  std::chrono::steady_clock::time_point head_deadline_;
 };
 
 namespace {
@@ -393,12 +411,13 @@ void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
   Connection connection(fd, options_);
   boost::beast::flat_buffer buffer;
   while (true) {
-    if (buffer.size() == 0) connection.await_request();
+    connection.begin_head(buffer.size() == 0);
     http::request_parser<http::empty_body> parser;
     parser.header_limit(kHeaderLimit);
     parser.body_limit(options_.max_body_bytes);
     error_code ec;
     http::read_header(connection, buffer, parser, ec);
+    connection.end_head();
     if (ec) {
       if (const int status = status_for(ec)) write_error(connection, status, status == 413 ? too_large(options_.max_body_bytes) : "");
       return;

@@ -27,7 +27,7 @@ struct ServerOptions {
   int listen_backlog = 1024;
   size_t max_body_bytes = 64u << 20;
   int keep_alive_seconds = 5;  // an idle connection is closed after this long
-  int io_timeout_seconds = 30;  // a request or response that makes no progress this long is dropped
+  int io_timeout_seconds = 30;  // a request head not complete, or a read or write of a body stalled, this long: dropped
 };
 
 class HttpServer {

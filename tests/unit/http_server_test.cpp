@@ -1,0 +1,123 @@
+// The HTTP listener over real loopback sockets: timeouts a client can only meet by being slow.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "http/responses.hpp"
+#include "http/server.hpp"
+
+using namespace lgs;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A server with short timeouts (1 s idle, 2 s I/O) and an open GET /ok, serving while it lives.
+struct TestServer {
+  Router router;
+  Authenticator no_auth{nullptr};
+  std::unique_ptr<HttpServer> server;
+  std::thread serving;
+
+  TestServer() {
+    router.add("GET", "/ok", [](const ApiRequest&, HttpResponse& res) { send_json(res, 200, {{"ok", true}}); },
+               Access::open);
+    ServerOptions options;
+    options.port = 0;
+    options.http_threads = 2;
+    options.keep_alive_seconds = 1;
+    options.io_timeout_seconds = 2;
+    server = std::make_unique<HttpServer>(options, router, no_auth, CorsConfig{});
+    server->bind();
+    serving = std::thread([this] { server->serve(); });
+  }
+  ~TestServer() {
+    server->stop();
+    serving.join();
+  }
+};
+
+// A client socket connected to the server.
+struct Client {
+  int fd = -1;
+  explicit Client(int port) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  }
+  ~Client() { ::close(fd); }
+  bool send(const std::string& text) { return ::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == ssize_t(text.size()); }
+  // Whether the server has closed its side (all it sent is kept in `received`).
+  bool closed_by_server() {
+    char buffer[4096];
+    while (true) {
+      const ssize_t n = ::recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+      if (n > 0) {
+        received.append(buffer, static_cast<size_t>(n));
+        continue;
+      }
+      return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+  }
+  std::string received;
+};
+
+}  // namespace
+
+TEST_SUITE("http.server") {
+  TEST_CASE("a request head trickling in is dropped once the I/O timeout has passed since it began") {
+    TestServer server;
+    Client client(server.server->port());
+    REQUIRE(client.send("GET /ok HTTP/1.1\r\nHost: test\r\n"));
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    // One header line every 300 ms, each read well within the timeout, for up to 6 s.
+    while (!closed && std::chrono::steady_clock::now() - start < 6s) {
+      std::this_thread::sleep_for(300ms);
+      closed = !client.send("X-Slow: 1\r\n") || client.closed_by_server();
+    }
+    const auto waited = std::chrono::steady_clock::now() - start;
+    CHECK(closed);
+    CHECK(waited < 4s);  // 2 s, plus at most one 1 s wait on the socket
+    CHECK(client.received.empty());
+  }
+
+  TEST_CASE("a slow head that completes within the I/O timeout is answered") {
+    TestServer server;
+    Client client(server.server->port());
+    REQUIRE(client.send("GET /ok HTTP/1.1\r\nHost: test\r\n"));
+    for (int i = 0; i < 3; ++i) {
+      std::this_thread::sleep_for(300ms);
+      REQUIRE(client.send("X-Slow: 1\r\n"));
+    }
+    REQUIRE(client.send("\r\n"));
+    for (int i = 0; i < 50 && client.received.find("{\"ok\":true}") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(20ms);
+      client.closed_by_server();
+    }
+    CHECK(client.received.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(client.received.find("{\"ok\":true}") != std::string::npos);
+  }
+
+  TEST_CASE("an idle connection is closed after the keep-alive timeout, not the I/O timeout") {
+    TestServer server;
+    Client client(server.server->port());
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() - start < 4s) {
+      std::this_thread::sleep_for(50ms);
+      closed = client.closed_by_server();
+    }
+    CHECK(closed);
+    CHECK(std::chrono::steady_clock::now() - start < 1800ms);
+  }
+}
