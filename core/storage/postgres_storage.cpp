@@ -672,6 +672,21 @@ std::optional<T> first_row(const Result& result, Decode decode) {
   return decode(result, 0);
 }
 
+// Changes one record in place: reads its row FOR UPDATE (`select_sql`, the id as $1), lets
+// `change` edit it, and writes it back with `update_sql` ($1 the id, then the record's
+// parameters as `params_of` lists them for an insert). False when there is no such row.
+template <typename T, typename Decode, typename ParamsOf>
+bool change_row(Connection& conn, const std::string& select_sql, const std::string& id, Decode decode,
+                ParamsOf params_of, const char* update_sql, const std::function<void(T&)>& change) {
+  auto record = first_row<T>(conn.exec(select_sql, {id}), decode);
+  if (!record) return false;
+  change(*record);
+  auto params = params_of(*record);
+  params[0] = id;  // the row keeps its id
+  conn.exec(update_sql, params);
+  return true;
+}
+
 // Below this many matches a filtered search sorts the matches themselves (found through the
 // filter's indexes) instead of letting the planner walk the sort column's index, which can read
 // most of the table when the matches are few or old and the planner overestimates them.
@@ -936,20 +951,12 @@ std::optional<Thread> PostgresStorage::get_thread(const std::string& thread_id) 
 
 bool PostgresStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) {
   return impl_->transaction([&](Connection& conn) {
-    auto thread = first_row<Thread>(
-        conn.exec(std::string("SELECT ") + kThreadColumns + " FROM threads WHERE thread_id = $1::text FOR UPDATE",
-                  {thread_id}),
-        thread_at);
-    if (!thread) return false;
-    change(*thread);
-    auto params = thread_params(*thread);
-    params[0] = thread_id;  // the row keeps its id
-    conn.exec(
-        "UPDATE threads SET created_at = $2::text, updated_at = $3::text, metadata = $4::jsonb, status = $5::text, "
-        "config = $6::jsonb, state_values = $7::jsonb, interrupts = $8::jsonb, error = $9::jsonb "
-        "WHERE thread_id = $1::text",
-        params);
-    return true;
+    return change_row(conn, std::string("SELECT ") + kThreadColumns + " FROM threads WHERE thread_id = $1::text FOR UPDATE",
+                      thread_id, thread_at, thread_params,
+                      "UPDATE threads SET created_at = $2::text, updated_at = $3::text, metadata = $4::jsonb, "
+                      "status = $5::text, config = $6::jsonb, state_values = $7::jsonb, interrupts = $8::jsonb, "
+                      "error = $9::jsonb WHERE thread_id = $1::text",
+                      change);
   });
 }
 
@@ -1028,19 +1035,13 @@ std::optional<Run> PostgresStorage::get_run(const std::string& run_id) {
 
 bool PostgresStorage::update_run(const std::string& run_id, const std::function<void(Run&)>& change) {
   return impl_->transaction([&](Connection& conn) {
-    auto run = first_row<Run>(
-        conn.exec(std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = $1::text FOR UPDATE", {run_id}),
-        run_at);
-    if (!run) return false;
-    change(*run);
-    auto params = run_params(*run);
-    params[0] = run_id;  // the row keeps its id
-    conn.exec(
-        "UPDATE runs SET thread_id = $2::text, assistant_id = $3::text, metadata = $4::jsonb, status = $5::text, "
-        "kwargs = $6::jsonb, multitask_strategy = $7::text, created_at = $8::text, updated_at = $9::text, "
-        "output = $10::jsonb, error = $11::jsonb, ready_at = $12::text, cancel = $13::text WHERE run_id = $1::text",
-        params);
-    return true;
+    return change_row(conn, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = $1::text FOR UPDATE",
+                      run_id, run_at, run_params,
+                      "UPDATE runs SET thread_id = $2::text, assistant_id = $3::text, metadata = $4::jsonb, "
+                      "status = $5::text, kwargs = $6::jsonb, multitask_strategy = $7::text, created_at = $8::text, "
+                      "updated_at = $9::text, output = $10::jsonb, error = $11::jsonb, ready_at = $12::text, "
+                      "cancel = $13::text WHERE run_id = $1::text",
+                      change);
   });
 }
 
@@ -1397,20 +1398,13 @@ std::optional<Cron> PostgresStorage::get_cron(const std::string& cron_id) {
 
 bool PostgresStorage::update_cron(const std::string& cron_id, const std::function<void(Cron&)>& change) {
   return impl_->transaction([&](Connection& conn) {
-    auto cron = first_row<Cron>(
-        conn.exec(std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = $1::text FOR UPDATE", {cron_id}),
-        cron_at);
-    if (!cron) return false;
-    change(*cron);
-    auto params = cron_params(*cron);
-    params[0] = cron_id;  // the row keeps its id
-    conn.exec(
-        "UPDATE crons SET assistant_id = $2::text, thread_id = $3::text, on_run_completed = $4::text, "
-        "end_time = $5::text, schedule = $6::text, timezone = $7::text, created_at = $8::text, updated_at = $9::text, "
-        "payload = $10::jsonb, user_id = $11::text, next_run_date = $12::text, metadata = $13::jsonb, "
-        "enabled = $14::boolean, auth_user = $15::jsonb WHERE cron_id = $1::text",
-        params);
-    return true;
+    return change_row(conn, std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = $1::text FOR UPDATE",
+                      cron_id, cron_at, cron_params,
+                      "UPDATE crons SET assistant_id = $2::text, thread_id = $3::text, on_run_completed = $4::text, "
+                      "end_time = $5::text, schedule = $6::text, timezone = $7::text, created_at = $8::text, "
+                      "updated_at = $9::text, payload = $10::jsonb, user_id = $11::text, next_run_date = $12::text, "
+                      "metadata = $13::jsonb, enabled = $14::boolean, auth_user = $15::jsonb WHERE cron_id = $1::text",
+                      change);
   });
 }
 
