@@ -703,6 +703,14 @@ struct PostgresStorage::Impl {
 
   enum class Retry { always, unless_committed };
 
+  // What callers are told when no connection can be had, or one broke.
+  StorageUnavailable unavailable(const ConnectFailed& e) const {
+    return StorageUnavailable("the database is unavailable (" + pool.target().description + "): " + e.what());
+  }
+  static StorageUnavailable lost(const ConnectionLost& e) {
+    return StorageUnavailable(std::string("the database connection was lost: ") + e.what());
+  }
+
   // Runs `work` on a pooled connection. When the connection turns out broken it is dropped and
   // `work` runs again, once, on a new connection — unless a COMMIT was lost on the way and the
   // call is not idempotent, since it may have been applied.
@@ -713,15 +721,14 @@ struct PostgresStorage::Impl {
       try {
         lease.emplace(pool.acquire());
       } catch (const ConnectFailed& e) {
-        throw StorageUnavailable("the database is unavailable (" + pool.target().description + "): " + e.what());
+        throw unavailable(e);
       }
       try {
         return work(**lease);
       } catch (const ConnectionLost& lost) {
         lease->discard();
         pool.discard_idle();
-        if (attempt > 0 || (lost.commit_unknown && retry == Retry::unless_committed))
-          throw StorageUnavailable(std::string("the database connection was lost: ") + lost.what());
+        if (attempt > 0 || (lost.commit_unknown && retry == Retry::unless_committed)) throw Impl::lost(lost);
       }
     }
   }
@@ -1269,10 +1276,10 @@ Storage::Guard PostgresStorage::lock_thread(const std::string& thread_id) {
     lease = std::make_shared<Pool::Lease>(impl_->pool.acquire());
     (**lease).exec(std::string("SELECT pg_advisory_lock(") + kThreadWriteLockClass + ", hashtext($1::text))", {thread_id});
   } catch (const ConnectFailed& e) {
-    throw StorageUnavailable("the database is unavailable (" + impl_->pool.target().description + "): " + e.what());
+    throw impl_->unavailable(e);
   } catch (const ConnectionLost& lost) {
     if (lease) lease->discard();
-    throw StorageUnavailable(std::string("the database connection was lost: ") + lost.what());
+    throw Impl::lost(lost);
   }
   return Guard(this, [local, lease, thread_id](void*) {
     try {
