@@ -363,17 +363,18 @@ bool write_response(Stream& stream, HttpResponse& res, unsigned version, bool ke
   return !ec && keep_alive;
 }
 
-// Answers a request that could not be read and closes the connection.
+// A request that could not be read (`ec`): answered, when the client is still there to hear
+// it, and the connection closed. `detail` says what could not be read; a body over the limit
+// says so instead.
 template <class Stream>
-void write_error(Stream& stream, int status, const std::string& detail) {
+void refuse_unreadable(Stream& stream, const error_code& ec, size_t max_body_bytes, const std::string& detail) {
+  const int status = status_for(ec);
+  if (!status) return;
   HttpResponse res;
-  send_error(res, status, detail);
+  send_error(res, status,
+             status == 413 ? fmt::format("The request body is larger than {} bytes", max_body_bytes) : detail);
   write_response(stream, res, 11, false, false);
   stream.close_gently();
-}
-
-std::string too_large(size_t max_body_bytes) {
-  return fmt::format("The request body is larger than {} bytes", max_body_bytes);
 }
 
 // The body of an allowed request into `body`; anyone else's is read and dropped, so the
@@ -400,8 +401,7 @@ bool read_body(Stream& connection, boost::beast::flat_buffer& buffer, http::requ
     }
   }
   if (!ec) return true;
-  if (const int status = status_for(ec))
-    write_error(connection, status, status == 413 ? too_large(max_body_bytes) : "The request body could not be read");
+  refuse_unreadable(connection, ec, max_body_bytes, "The request body could not be read");
   return false;
 }
 
@@ -419,7 +419,7 @@ void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
     http::read_header(connection, buffer, parser, ec);
     connection.end_head();
     if (ec) {
-      if (const int status = status_for(ec)) write_error(connection, status, status == 413 ? too_large(options_.max_body_bytes) : "");
+      refuse_unreadable(connection, ec, options_.max_body_bytes, "");
       return;
     }
     const HttpRequest req = to_request(parser.get(), remote_addr);
@@ -477,7 +477,6 @@ void HttpServer::answer_preflight(const HttpRequest& req, HttpResponse& res) con
   res.set_header("Access-Control-Max-Age", std::to_string(cors_.max_age));
 }
 
-
 void HttpServer::apply_cors(const HttpRequest& req, HttpResponse& res) const {
   const std::string origin = req.get_header_value("Origin");
   if (origin.empty()) return;
@@ -502,23 +501,23 @@ void HttpServer::dispatch(const HttpRequest& req, const RouteMatch& match, const
     return;
   }
   const User* user = authenticator_.enabled() && match.route->access != Access::open ? decision.user.get() : nullptr;
+  // A failed handler's answer replaces whatever it had set, CORS headers aside.
+  auto fail = [&](int status, const std::string& detail, const std::vector<std::pair<std::string, std::string>>& headers) {
+    res = HttpResponse{};
+    apply_cors(req, res);
+    send_error(res, status, detail, headers);
+  };
   try {
     ApiRequest api(req, body, match.params, user);
     match.route->handler(api, res);
   } catch (const ApiError& e) {
-    res = HttpResponse{};
-    apply_cors(req, res);
-    send_error(res, e.status, e.detail, e.headers);
+    fail(e.status, e.detail, e.headers);
   } catch (const StorageUnavailable& e) {  // the database is down or restarting: worth a retry
     log::warn("{} {}: {}", req.method, req.path, e.what());
-    res = HttpResponse{};
-    apply_cors(req, res);
-    send_error(res, 503, "The database is unavailable; retry shortly", {{"Retry-After", "1"}});
+    fail(503, "The database is unavailable; retry shortly", {{"Retry-After", "1"}});
   } catch (const std::exception& e) {
     log::error("{} {} failed: {}", req.method, req.path, e.what());
-    res = HttpResponse{};
-    apply_cors(req, res);
-    send_error(res, 500, "Internal server error");
+    fail(500, "Internal server error", {});
   }
 }
 
