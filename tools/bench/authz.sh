@@ -23,6 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+source tools/bench/lib.sh
 
 WRK_THREADS=${BENCH_THREADS:-2}
 WRK_CONNECTIONS=${BENCH_CONNECTIONS:-16}
@@ -51,10 +52,7 @@ if [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
   [[ $BUILD_NAME == build ]] || { echo "authz.sh: $BUILD_DIR is not a build folder; configure it first" >&2; exit 2; }
   tools/build.sh
 fi
-# What is measured is what the sources are now: noted before bringing the build up to date.
-BUILD_NOTE="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[[ -n $(git status --porcelain --untracked-files=no -- core sdk plugins CMakeLists.txt 2>/dev/null) ]] &&
-  BUILD_NOTE+=" with uncommitted changes under core/, sdk/ or plugins/"
+BUILD_NOTE=$(build_note)
 echo "Building the server and the plugins in $BUILD_NAME/"
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target langgraph-server agent auth_owner auth_tokens >/dev/null
 BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/{print $2}' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null)
@@ -152,29 +150,8 @@ count_of() {  # POST /threads/count as TOKEN
   curl -s --max-time 5 -X POST -H "Authorization: Bearer $2" -H "Content-Type: application/json" -d '{}' "$1"
 }
 
-cpu_busy() {  # percentage of the machine's CPU time used over 2 seconds, by anything
-  local a b
-  a=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
-  sleep 2
-  b=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN{split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
-    printf "%.0f", busy * 100 / (busy + idle + (busy + idle == 0))}'
-}
-# Other work on the machine skews every number: wait (a bounded time) for it to be quiet.
-IDLE_WAIT=${BENCH_IDLE_WAIT:-180}
-BUSY=$(cpu_busy)
-waited=0
-while (( BUSY > 15 && waited < IDLE_WAIT )); do
-  (( waited == 0 )) && echo "The machine is busy ($BUSY% CPU in use); waiting up to ${IDLE_WAIT}s for it to be quiet"
-  sleep 8
-  waited=$((waited + 10))
-  BUSY=$(cpu_busy)
-done
-BUSY_NOTE=""
-if (( BUSY > 15 )); then
-  BUSY_NOTE="WARNING: other processes used $BUSY% of the CPU just before measuring; these numbers are skewed."
-  echo "$BUSY_NOTE"
-fi
+wait_idle
+BUSY_NOTE=$IDLE_NOTE
 
 PORT_CEILING=$PORT
 PORT_NOAUTH=$((PORT + 1))
@@ -317,7 +294,6 @@ errors() {  # total failed requests (socket errors, timeouts, non-2xx) over ever
   cat "$RESULTS/$1.$2".* | tr ' ' '\n' |
     awk -F= '$1~/_errors$|^timeouts$|^non2xx$/{s+=$2} END{print s+0}'
 }
-ms() { awk -v us="$1" 'BEGIN{printf "%.2f ms", us/1000}'; }
 # compare CELL_A CELL_B KEY KIND : A against B measured in the same round, every round; prints the
 # median and, with several rounds, the range. KIND "drop": 1 - A/B (throughput lost); "growth": A/B - 1.
 compare() {
@@ -406,7 +382,6 @@ echo "$REMEASURE_NOTE"
 [[ $WRITE_DOCS == 0 ]] && exit 0
 
 # --- docs/benchmarks.md: replace (or add) the "Authorization overhead" section ---------------------------
-DOC=docs/benchmarks.md
 SECTION=$OUT/section.md
 {
   echo "## Authorization overhead"
@@ -458,18 +433,4 @@ SECTION=$OUT/section.md
   echo "  updating this file. The script waits for the machine to be quiet first and says so when it is not."
   echo "- $REMEASURE_NOTE (\`BENCH_FOREIGN_MAX\`, \`BENCH_RETRIES\`)"
 } >"$SECTION"
-
-if [[ ! -f $DOC ]]; then
-  printf '# Benchmarks\n\nEach section is written by the script it names; rerun it to refresh the numbers.\n\n' >"$DOC"
-fi
-awk -v section="$SECTION" '
-  function emit() { while ((getline line < section) > 0) print line; close(section); print ""; done = 1 }
-  /^## / { if (skipping) skipping = 0; if ($0 == "## Authorization overhead") { emit(); skipping = 1; next } }
-  !skipping { print }
-  END { if (!done) { print ""; emit() } }
-' "$DOC" | cat -s >"$DOC.tmp"
-# No trailing blank lines.
-sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$DOC.tmp" >"$DOC"
-rm -f "$DOC.tmp"
-echo
-echo "Updated $DOC"
+replace_doc_section "Authorization overhead" "$SECTION"

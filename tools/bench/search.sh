@@ -35,6 +35,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+source tools/bench/lib.sh
 
 DURATION=${BENCH_DURATION:-10}
 DURATION=${DURATION%s}
@@ -49,7 +50,6 @@ USER_NO=${BENCH_USER:-42}
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 WRITERS=${BENCH_WRITERS:-64}
 PORT=${BENCH_PORT:-18500}
-IDLE_WAIT=${BENCH_IDLE_WAIT:-180}
 WRITE_DOCS=${BENCH_DOCS:-1}
 BUILD=${BENCH_BUILD_DIR:-build}
 for v in DURATION WARMUP CONNECTIONS WRK_THREADS SMALL LARGE USER_NO WRITERS PORT IDLE_WAIT; do
@@ -74,10 +74,7 @@ if [[ ! -f $BUILD/CMakeCache.txt ]]; then
   if [[ $BUILD == build ]]; then tools/build.sh
   else cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null; fi
 fi
-# What is measured is what the sources are now, not when the results are written.
-BUILD_INFO="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[[ -n $(git status --porcelain --untracked-files=normal -- core sdk plugins CMakeLists.txt 2>/dev/null) ]] &&
-  BUILD_INFO+=" with uncommitted changes under core/, sdk/ or plugins/"
+BUILD_INFO=$(build_note)
 if [[ ${BENCH_BUILD:-1} != 0 ]]; then
   echo "Building the server, the agent graph and the benchmark programs in $BUILD/"
   cmake --build "$BUILD" -j"$(nproc)" --target langgraph-server agent auth_many_users langgraph-bench-load >/dev/null
@@ -157,31 +154,6 @@ load() {  # load URI THREADS START LABEL : prints rows/s
     2> >(tee -a "$OUT/load.log" >&2) | grep '^BENCH_LOAD') || { echo "search.sh: loading $4 failed" >&2; exit 1; }
   echo "$4: $line" >>"$OUT/load.log"
   sed -n 's/.*rows_per_s=\([0-9.]*\).*/\1/p' <<<"$line"
-}
-
-# --- the machine must be quiet -------------------------------------------------------------------------
-cpu_busy() {  # percentage of the machine's CPU time used over 2 seconds, by anything
-  local a b
-  a=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
-  sleep 2
-  b=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN{split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
-    printf "%.0f", busy * 100 / (busy + idle + (busy + idle == 0))}'
-}
-BUSY_NOTE=""
-wait_idle() {  # waits (at most IDLE_WAIT seconds) for the machine to be quiet; notes when it is not
-  local busy waited=0
-  busy=$(cpu_busy)
-  while (( busy > 15 && waited < IDLE_WAIT )); do
-    (( waited == 0 )) && echo "  the machine is busy ($busy% CPU in use); waiting up to ${IDLE_WAIT}s for it to be quiet"
-    sleep 8
-    waited=$((waited + 10))
-    busy=$(cpu_busy)
-  done
-  if (( busy > 15 )); then
-    echo "  WARNING: other processes use $busy% of the CPU; the next numbers are skewed"
-    BUSY_NOTE="WARNING: other processes used up to $busy% of the CPU just before a measurement; some numbers are skewed."
-  fi
 }
 
 # How long the disk under the databases takes to make a 4 KiB write durable (O_DSYNC, as a
@@ -338,7 +310,6 @@ done
 stop_server
 
 # --- report ----------------------------------------------------------------------------------------------
-ms() { awk -v us="$1" 'BEGIN{printf "%.2f ms", us / 1000}'; }
 num() { awk -v n="$1" 'BEGIN{printf "%.0f", n}' | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 label() { case $1 in sqlite) echo SQLite ;; postgres) echo PostgreSQL ;; esac; }
 owned() { echo $(( ($1 - 1 - USER_NO) / USERS + 1 )); }
@@ -416,7 +387,7 @@ COMMAND="${custom}tools/bench/search.sh"
 
 echo
 echo "Machine: $MACHINE"
-[[ -n $BUSY_NOTE ]] && echo "$BUSY_NOTE"
+[[ -n $IDLE_NOTE ]] && echo "$IDLE_NOTE"
 echo
 cat "$TABLE"
 echo
@@ -427,7 +398,6 @@ cat "$TARGETS"
 [[ $WRITE_DOCS == 0 ]] && exit 0
 
 # --- docs/benchmarks.md: replace (or add) the "Persistence" section ------------------------------------------
-DOC=docs/benchmarks.md
 SECTION=$OUT/section.md
 {
   echo "## Persistence"
@@ -449,7 +419,7 @@ SECTION=$OUT/section.md
   echo "- Databases: SQLite ${SQLITE_VERSION}${PG_VERSION:+, PostgreSQL $PG_VERSION (tools/pg-test-server.sh: defaults, fsync on)}"
   echo "- Build: $BUILD_INFO (\`tools/build.sh\`, RelWithDebInfo)"
   echo "- Reproduce: \`$COMMAND\`"
-  [[ -n $BUSY_NOTE ]] && echo "- $BUSY_NOTE"
+  [[ -n $IDLE_NOTE ]] && echo "- $IDLE_NOTE"
   echo
   cat "$TABLE"
   echo
@@ -491,17 +461,4 @@ SECTION=$OUT/section.md
   echo "  \`BENCH_BUILD_DIR\`; \`BENCH_DOCS=0\` prints without updating this file. The script waits for the"
   echo "  machine to be quiet before each measurement and says so when it is not."
 } >"$SECTION"
-
-if [[ ! -f $DOC ]]; then
-  printf '# Benchmarks\n\nEach section is written by the script it names; rerun it to refresh the numbers.\n\n' >"$DOC"
-fi
-awk -v section="$SECTION" '
-  function emit() { while ((getline line < section) > 0) print line; close(section); print ""; done = 1 }
-  /^## / { if (skipping) skipping = 0; if ($0 == "## Persistence") { emit(); skipping = 1; next } }
-  !skipping { print }
-  END { if (!done) { print ""; emit() } }
-' "$DOC" | cat -s >"$DOC.tmp"
-sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' "$DOC.tmp" >"$DOC"
-rm -f "$DOC.tmp"
-echo
-echo "Updated $DOC"
+replace_doc_section "Persistence" "$SECTION"
