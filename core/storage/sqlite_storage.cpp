@@ -575,6 +575,29 @@ class Query {
   int index_ = 0;
 };
 
+// The row `select` finds for `key`, made a record by `read`; nullopt when there is none.
+template <typename Read>
+auto row_by_key(Conn& c, const std::string& select, const std::string& key, Read read)
+    -> std::optional<decltype(read(std::declval<Query&>()))> {
+  Query q(c, select);
+  q.bind(key);
+  if (!q.step()) return std::nullopt;
+  return read(q);
+}
+
+// Reads the row `select` finds for `key`, lets `change` alter it and writes it back with `update`,
+// whose parameters are what `bind` binds, then the key. False when there is no such row.
+template <typename T, typename Read, typename Bind>
+bool change_row(Conn& c, const std::string& select, const std::string& key, Read read, Bind bind,
+                const char* update, const std::function<void(T&)>& change) {
+  auto record = row_by_key(c, select, key, read);
+  if (!record) return false;
+  change(*record);
+  Query q(c, update);
+  bind(q, *record).bind(key).run();
+  return true;
+}
+
 // One parameter of a query assembled at run time.
 struct Param {
   enum Kind { kText, kInteger, kReal, kBlob } kind;
@@ -1616,11 +1639,9 @@ void SqliteStorage::put_assistant(const Assistant& assistant) {
 }
 
 std::optional<Assistant> SqliteStorage::get_assistant(const std::string& assistant_id) {
-  return impl_->read([&](Conn& c) -> std::optional<Assistant> {
-    Query q(c, std::string("SELECT ") + kAssistantColumns + " FROM assistants WHERE assistant_id = ?");
-    q.bind(assistant_id);
-    if (!q.step()) return std::nullopt;
-    return read_assistant(q);
+  return impl_->read([&](Conn& c) {
+    return row_by_key(c, std::string("SELECT ") + kAssistantColumns + " FROM assistants WHERE assistant_id = ?",
+                      assistant_id, read_assistant);
   });
 }
 
@@ -1686,11 +1707,9 @@ bool SqliteStorage::create_thread(const Thread& thread) {
 }
 
 std::optional<Thread> SqliteStorage::get_thread(const std::string& thread_id) {
-  return impl_->read([&](Conn& c) -> std::optional<Thread> {
-    Query q(c, std::string("SELECT ") + kThreadColumns + " FROM threads t WHERE t.thread_id = ?");
-    q.bind(thread_id);
-    if (!q.step()) return std::nullopt;
-    return read_thread(q);
+  return impl_->read([&](Conn& c) {
+    return row_by_key(c, std::string("SELECT ") + kThreadColumns + " FROM threads t WHERE t.thread_id = ?", thread_id,
+                      read_thread);
   });
 }
 
@@ -1815,30 +1834,19 @@ void SqliteStorage::put_run(const Run& run) {
 }
 
 std::optional<Run> SqliteStorage::get_run(const std::string& run_id) {
-  return impl_->read([&](Conn& c) -> std::optional<Run> {
-    Query q(c, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?");
-    q.bind(run_id);
-    if (!q.step()) return std::nullopt;
-    return read_run(q);
+  return impl_->read([&](Conn& c) {
+    return row_by_key(c, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?", run_id, read_run);
   });
 }
 
 bool SqliteStorage::update_run(const std::string& run_id, const std::function<void(Run&)>& change) {
   return impl_->write([&](Conn& c) {
-    Run run;
-    {
-      Query q(c, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?");
-      q.bind(run_id);
-      if (!q.step()) return false;
-      run = read_run(q);
-    }
-    change(run);
-    Query q(c,
-            "UPDATE runs SET thread_id = ?, assistant_id = ?, metadata = ?, status = ?, kwargs = ?, "
-            "multitask_strategy = ?, created_at = ?, updated_at = ?, output = ?, error = ?, ready_at = ?, cancel = ? "
-            "WHERE run_id = ?");
-    bind_run_fields(q, run).bind(run_id).run();
-    return true;
+    return change_row(c, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?", run_id, read_run,
+                      bind_run_fields,
+                      "UPDATE runs SET thread_id = ?, assistant_id = ?, metadata = ?, status = ?, kwargs = ?, "
+                      "multitask_strategy = ?, created_at = ?, updated_at = ?, output = ?, error = ?, ready_at = ?, "
+                      "cancel = ? WHERE run_id = ?",
+                      change);
   });
 }
 
@@ -2134,30 +2142,19 @@ bool SqliteStorage::create_cron(const Cron& cron) {
 }
 
 std::optional<Cron> SqliteStorage::get_cron(const std::string& cron_id) {
-  return impl_->read([&](Conn& c) -> std::optional<Cron> {
-    Query q(c, std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = ?");
-    q.bind(cron_id);
-    if (!q.step()) return std::nullopt;
-    return read_cron(q);
+  return impl_->read([&](Conn& c) {
+    return row_by_key(c, std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = ?", cron_id, read_cron);
   });
 }
 
 bool SqliteStorage::update_cron(const std::string& cron_id, const std::function<void(Cron&)>& change) {
   return impl_->write([&](Conn& c) {
-    Cron cron;
-    {
-      Query q(c, std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = ?");
-      q.bind(cron_id);
-      if (!q.step()) return false;
-      cron = read_cron(q);
-    }
-    change(cron);
-    Query q(c,
-            "UPDATE crons SET assistant_id = ?, thread_id = ?, on_run_completed = ?, end_time = ?, schedule = ?, "
-            "timezone = ?, created_at = ?, updated_at = ?, payload = ?, user_id = ?, next_run_date = ?, metadata = ?, "
-            "enabled = ?, auth_user = ? WHERE cron_id = ?");
-    bind_cron_fields(q, cron).bind(cron_id).run();
-    return true;
+    return change_row(c, std::string("SELECT ") + kCronColumns + " FROM crons WHERE cron_id = ?", cron_id, read_cron,
+                      bind_cron_fields,
+                      "UPDATE crons SET assistant_id = ?, thread_id = ?, on_run_completed = ?, end_time = ?, "
+                      "schedule = ?, timezone = ?, created_at = ?, updated_at = ?, payload = ?, user_id = ?, "
+                      "next_run_date = ?, metadata = ?, enabled = ?, auth_user = ? WHERE cron_id = ?",
+                      change);
   });
 }
 
