@@ -49,15 +49,17 @@ class HttpServer::Connection {
 
   // After an error answer to a request that was not read to its end: the client may still be
   // sending. Closing with unread bytes would reset the connection, and the client could lose
-  // the answer: end our side first, then read what still comes (at most 1 MiB, 1 s per read).
+  // the answer: end our side first, then read what still comes, for 2 s and 1 MiB at most, so
+  // that a client trickling bytes cannot keep the worker.
   void close_gently() {
     ::shutdown(fd_, SHUT_WR);
-    const timeval linger{1, 0};
+    const timeval linger{0, 250'000};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &linger, sizeof(linger));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     char scratch[16 * 1024];
-    for (size_t total = 0; total < (1u << 20);) {
+    for (size_t total = 0; total < (1u << 20) && std::chrono::steady_clock::now() < deadline;) {
       const ssize_t n = ::recv(fd_, scratch, sizeof(scratch), 0);
-      if (n <= 0 && !(n < 0 && errno == EINTR)) break;
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) break;
       if (n > 0) total += static_cast<size_t>(n);
     }
   }
@@ -169,6 +171,7 @@ class HttpServer::Connection {
 namespace {
 
 constexpr size_t kHeaderLimit = 64 * 1024;
+constexpr uint64_t kDrainLimit = 64 * 1024;  // the largest body of a refused request still read
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -185,6 +188,56 @@ std::string address_text(const sockaddr_storage& address) {
   return text;
 }
 
+// A header value as text: bytes that are not UTF-8 are read as ISO-8859-1, as RFC 2616 and
+// Starlette do, so that handlers and plugins only ever see valid UTF-8 (a JSON document, such as a
+// run's config, cannot hold anything else).
+std::string header_text(std::string_view value) {
+  if (std::all_of(value.begin(), value.end(), [](unsigned char c) { return c < 0x80; })) return std::string(value);
+  try {
+    std::string text(value);
+    (void)json(text).dump();  // strict: throws on invalid UTF-8
+    return text;
+  } catch (const json::type_error&) {
+  }
+  std::string text;
+  for (const unsigned char c : value) {
+    if (c < 0x80) {
+      text += static_cast<char>(c);
+    } else {
+      text += static_cast<char>(0xC0 | (c >> 6));
+      text += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return text;
+}
+
+// What makes a request's framing unacceptable (RFC 9112 3.2, 6.1, 6.3), with the status to answer
+// it with; status 0 when nothing does. Beast's parser takes a body as chunked only when chunked is
+// the last transfer coding and otherwise reads none: the body would then be read as the next
+// request (request smuggling), so such a request is refused, and the connection closed.
+struct Refusal {
+  int status = 0;
+  std::string detail;
+};
+Refusal framing_problem(const http::request<http::empty_body>& head) {
+  if (head.version() >= 11 && head.count(http::field::host) != 1)
+    return {400, head.count(http::field::host) ? "The request has more than one Host header"
+                                               : "The request has no Host header"};
+  if (head.count(http::field::transfer_encoding) == 0) return {};
+  if (head.version() < 11) return {400, "Transfer-Encoding is not allowed in an HTTP/1.0 request"};
+  std::string codings;
+  for (auto [at, end] = head.equal_range(http::field::transfer_encoding); at != end; ++at) {
+    codings += codings.empty() ? "" : ",";
+    codings += std::string(at->value());
+  }
+  std::vector<std::string> list;
+  for (const auto& coding : http::token_list(codings)) list.emplace_back(coding);
+  if (list.empty() || !boost::beast::iequals(list.back(), "chunked"))
+    return {400, "The request's Transfer-Encoding does not end with chunked, so its length is unknown"};
+  if (list.size() > 1) return {501, "Only the chunked transfer coding is supported"};
+  return {};
+}
+
 HttpRequest to_request(const http::request<http::empty_body>& head, const std::string& remote_addr) {
   HttpRequest req;
   req.method = std::string(head.method_string());
@@ -193,7 +246,10 @@ HttpRequest to_request(const http::request<http::empty_body>& head, const std::s
   req.path = httplib::detail::decode_url(std::string(target.substr(0, question)), false);
   if (question != target.npos)
     httplib::detail::parse_query_text(std::string(target.substr(question + 1)), req.params);
-  for (const auto& field : head) req.headers.emplace(std::string(field.name_string()), std::string(field.value()));
+  for (const auto& field : head) {
+    const auto value = field.value();
+    req.headers.emplace(std::string(field.name_string()), header_text({value.data(), value.size()}));
+  }
   req.remote_addr = remote_addr;
   return req;
 }
@@ -334,7 +390,10 @@ bool write_response(Stream& stream, HttpResponse& res, unsigned version, bool ke
     for (auto& [name, value] : res.headers) out.insert(name, value);
     if (!is_bodiless(res.status)) out.body() = std::move(res.body);
     out.keep_alive(keep_alive);
-    if (!is_bodiless(res.status)) out.prepare_payload();  // those have no length (RFC 9110 8.6)
+    if (head_only && res.stream && version >= 11)
+      out.chunked(true);  // the head a GET of this event stream would have
+    else if (!is_bodiless(res.status))
+      out.prepare_payload();  // those have no length (RFC 9110 8.6)
     if (head_only) {
       http::response_serializer<http::string_body> serializer(out);
       http::write_header(stream, serializer, ec);
@@ -344,37 +403,57 @@ bool write_response(Stream& stream, HttpResponse& res, unsigned version, bool ke
     return !ec && keep_alive;
   }
 
+  // An event stream is sent in chunks; HTTP/1.0 has none, so there its end is the connection's.
+  const bool chunked = version >= 11;
+  if (!chunked) keep_alive = false;
   http::response<http::empty_body> out;
   out.version(version);
   out.result(static_cast<unsigned>(res.status));
   for (auto& [name, value] : res.headers) out.insert(name, value);
   out.keep_alive(keep_alive);
-  out.chunked(true);
+  out.chunked(chunked);
   http::response_serializer<http::empty_body> serializer(out);
   http::write_header(stream, serializer, ec);
   // Run even when the head could not be written: the stream learns at its first write that
   // the client is gone, as it would later (a run may be cancelled on disconnect).
   const ChunkWriter write = [&](std::string_view text) {
-    if (!ec && !text.empty()) net::write(stream, http::make_chunk(net::const_buffer(text.data(), text.size())), ec);
+    if (ec || text.empty()) return !ec;
+    const net::const_buffer data(text.data(), text.size());
+    if (chunked)
+      net::write(stream, http::make_chunk(data), ec);
+    else
+      net::write(stream, data, ec);
     return !ec;
   };
   if (!res.stream(write) || ec) return false;
-  net::write(stream, http::make_chunk_last(), ec);
+  if (chunked) net::write(stream, http::make_chunk_last(), ec);
   return !ec && keep_alive;
 }
 
-// A request that could not be read (`ec`): answered, when the client is still there to hear
-// it, and the connection closed. `detail` says what could not be read; a body over the limit
-// says so instead.
+// A request that cannot be served as it came: answered with `status` and `detail`, and the
+// connection closed.
+template <class Stream>
+void refuse(Stream& stream, int status, const std::string& detail) {
+  HttpResponse res;
+  send_error(res, status, detail);
+  write_response(stream, res, 11, false, false);
+  stream.close_gently();
+}
+
+// A request that could not be read (`ec`): refused, when the client is still there to hear it.
+// `detail` says what could not be read; a body over the limit says so instead.
 template <class Stream>
 void refuse_unreadable(Stream& stream, const error_code& ec, size_t max_body_bytes, const std::string& detail) {
   const int status = status_for(ec);
   if (!status) return;
-  HttpResponse res;
-  send_error(res, status,
-             status == 413 ? fmt::format("The request body is larger than {} bytes", max_body_bytes) : detail);
-  write_response(stream, res, 11, false, false);
-  stream.close_gently();
+  refuse(stream, status,
+         status == 413 ? fmt::format("The request body is larger than {} bytes", max_body_bytes) : detail);
+}
+
+// Whether the client waits for "100 Continue" before it sends the body; HTTP/1.0 has no such
+// answer (RFC 9110 10.1.1).
+bool expects_continue(const http::request<http::empty_body>& head) {
+  return head.version() >= 11 && boost::beast::iequals(head[http::field::expect], "100-continue");
 }
 
 // The body of an allowed request into `body`; anyone else's is read and dropped, so the
@@ -384,7 +463,7 @@ template <class Stream>
 bool read_body(Stream& connection, boost::beast::flat_buffer& buffer, http::request_parser<http::empty_body>&& head,
                bool keep, std::string& body, size_t max_body_bytes) {
   error_code ec;
-  if (boost::beast::iequals(head.get()[http::field::expect], "100-continue"))
+  if (expects_continue(head.get()))
     net::write(connection, net::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), ec);
   if (!ec && keep) {
     http::request_parser<http::string_body> reader(std::move(head));
@@ -422,6 +501,10 @@ void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
       refuse_unreadable(connection, ec, options_.max_body_bytes, "");
       return;
     }
+    if (const Refusal refusal = framing_problem(parser.get()); refusal.status) {
+      refuse(connection, refusal.status, refusal.detail);
+      return;
+    }
     const HttpRequest req = to_request(parser.get(), remote_addr);
     const unsigned version = parser.get().version();
     const bool head_only = req.method == "HEAD";
@@ -441,11 +524,15 @@ void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
     }
     const bool allowed = decision.kind == AuthDecision::Kind::allowed;
 
+    // A refused request's body is read and dropped, so the connection can serve the next
+    // request, only when it is small; else, or when the client waits for "100 Continue" before
+    // sending it, the answer comes at once and the connection closes.
     std::string body;
     bool body_unread = false;
     if (!parser.is_done()) {
-      if (!allowed && boost::beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-        keep_alive = false;  // the client waits before sending the body: answer and close instead
+      const auto length = parser.content_length();
+      if (!allowed && (expects_continue(parser.get()) || !length || *length > kDrainLimit)) {
+        keep_alive = false;
         body_unread = true;
       } else if (!read_body(connection, buffer, std::move(parser), allowed, body, options_.max_body_bytes)) {
         return;

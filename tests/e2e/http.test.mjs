@@ -280,6 +280,109 @@ describe('the HTTP/1.1 layer', () => {
     assert.ok(closed, 'an HTTP/1.0 connection stays open');
   });
 
+  test('a Transfer-Encoding that does not end with chunked is a JSON 400: its body is never read as a request', T, async () => {
+    // Such a body has no known length; read as none, it would be taken for the next request.
+    const marker = randomUUID();
+    const smuggled = buildRequest('POST', '/threads', {
+      headers: [auth, ['Content-Type', 'application/json']],
+      body: JSON.stringify({ metadata: { smuggled: marker } }),
+    });
+    for (const codings of ['chunked, gzip', 'gzip']) {
+      const conn = await RawConnection.connect(server.port);
+      try {
+        await conn.write(Buffer.concat([buildRequest('POST', '/threads/count', { headers: [auth, ['Transfer-Encoding', codings]] }), smuggled]));
+        assert.ok(await conn.waitClosed(5000), `${codings}: the connection stays open`);
+        const raw = conn.allReceived();
+        assert.equal(raw.match(/HTTP\/1\.1 /g)?.length, 1, `${codings}: more than one answer:\n${raw}`);
+        assert.match(raw, /^HTTP\/1\.1 400 /, raw);
+        assert.match(raw, /"detail":"The request's Transfer-Encoding does not end with chunked/, raw);
+      } finally {
+        conn.destroy();
+      }
+    }
+    const found = await request(`${server.url}/threads/count`, { method: 'POST', token: TOKENS.user1, body: { metadata: { smuggled: marker } } });
+    assert.equal(found.json, 0, 'the body was run as a request');
+  });
+
+  test('other transfer codings before chunked are a JSON 501', T, async () => {
+    const body = '2\r\n{}\r\n0\r\n\r\n';
+    const { res, closed } = await exchange(
+      Buffer.concat([buildRequest('POST', '/threads/count', { headers: [auth, ['Transfer-Encoding', 'gzip, chunked']] }), Buffer.from(body)]),
+    );
+    assertRawJsonError(res, 501, 'gzip, chunked');
+    assert.ok(closed, 'the connection stays open after a 501');
+  });
+
+  test('an HTTP/1.1 request needs exactly one Host header', T, async () => {
+    const none = await exchange(Buffer.from('GET /ok HTTP/1.1\r\n\r\n', 'latin1'));
+    assertRawJsonError(none.res, 400, 'no Host');
+    assert.match(none.res.json.detail, /no Host header/);
+    assert.ok(none.closed, 'the connection stays open after a request without Host');
+    const two = await exchange(Buffer.from('GET /ok HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 'latin1'));
+    assertRawJsonError(two.res, 400, 'two Hosts');
+    assert.match(two.res.json.detail, /more than one Host header/);
+  });
+
+  test('HTTP/1.0: no 100 Continue, and an event stream is the body until the connection closes, without chunks', T, async () => {
+    const json = JSON.stringify({ assistant_id: 'agent', input: HELLO, stream_mode: 'values' });
+    const conn = await RawConnection.connect(server.port);
+    try {
+      await conn.write(
+        Buffer.from(
+          `POST /runs/stream HTTP/1.0\r\nAuthorization: Bearer ${TOKENS.user1}\r\nContent-Type: application/json\r\n` +
+            `Content-Length: ${json.length}\r\nExpect: 100-continue\r\n\r\n${json}`,
+          'latin1',
+        ),
+      );
+      assert.ok(await conn.waitClosed(15000), 'the HTTP/1.0 stream never ended');
+      const raw = conn.allReceived();
+      const [head, ...rest] = raw.split('\r\n\r\n');
+      const body = rest.join('\r\n\r\n');
+      assert.match(head, /^HTTP\/1\.0 200 /, raw);
+      assert.doesNotMatch(raw, /100 Continue/);
+      assert.doesNotMatch(head, /transfer-encoding/i);
+      assert.match(body, /^event: metadata\r?\n/, body);
+      assert.match(body, /Hello user1!/, body);
+      assert.doesNotMatch(body, /\r\n0\r\n/, 'chunk framing in an HTTP/1.0 body');
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  test('a refused request with a small body keeps its connection; with a large one it is answered at once and closed', T, async () => {
+    const conn = await RawConnection.connect(server.port);
+    try {
+      await conn.write(buildRequest('POST', '/threads', { headers: [['Content-Type', 'application/json']], body: '{}' }));
+      assertRawJsonError(await conn.readResponse({ timeoutMs: 5000 }), 401, 'unauthenticated, small body');
+      await conn.write(buildRequest('GET', '/ok'));
+      assert.equal((await conn.readResponse({ timeoutMs: 5000 }))?.status, 200, 'the next request on the connection');
+    } finally {
+      conn.destroy();
+    }
+    // 1 MiB announced, none of it sent: the answer does not wait for it.
+    const { res, closed } = await exchange(
+      buildRequest('POST', '/threads', { headers: [['Content-Type', 'application/json'], ['Content-Length', String(1 << 20)]] }),
+    );
+    assertRawJsonError(res, 401, 'unauthenticated, large body');
+    assert.ok(closed, 'the connection waits for a large body it refused');
+  });
+
+  test('header values that are not UTF-8 are read as ISO-8859-1', T, async () => {
+    const thread = await request(`${server.url}/threads`, { method: 'POST', token: TOKENS.user1, body: {} });
+    const json = JSON.stringify({ assistant_id: 'agent', input: HELLO });
+    const { res } = await exchange(
+      buildRequest('POST', `/threads/${thread.json.thread_id}/runs`, {
+        headers: [auth, ['Content-Type', 'application/json'], ['X-Latin', 'caf\xe9 \xff']],
+        body: json,
+      }),
+    );
+    assert.equal(res?.status, 200, res?.text);
+    assert.equal(res.json.kwargs.config.configurable['x-latin'], 'café ÿ');
+    const done = await request(`${server.url}/threads/${thread.json.thread_id}/runs/${res.json.run_id}/join`, { token: TOKENS.user1 });
+    assert.equal(done.status, 200, done.text);
+    assert.match(JSON.stringify(done.json), /Hello user1!/);
+  });
+
   test('an idle keep-alive connection is closed after 5 s', T, async () => {
     const conn = await RawConnection.connect(server.port);
     try {

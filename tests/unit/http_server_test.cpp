@@ -120,4 +120,21 @@ TEST_SUITE("http.server") {
     CHECK(closed);
     CHECK(std::chrono::steady_clock::now() - start < 1800ms);
   }
+
+  TEST_CASE("a refused request's connection closes within 2 s, however the client keeps sending") {
+    TestServer server;
+    Client client(server.server->port());
+    // A head over the 64 KiB limit is answered 431; the server then reads what still comes, so
+    // that the client gets the answer, but not for long.
+    REQUIRE(client.send("GET /ok HTTP/1.1\r\nHost: test\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n"));
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() - start < 8s) {
+      std::this_thread::sleep_for(300ms);
+      closed = !client.send("x") || client.closed_by_server();
+    }
+    CHECK(closed);
+    CHECK(std::chrono::steady_clock::now() - start < 3500ms);
+    CHECK(client.received.rfind("HTTP/1.1 431 ", 0) == 0);
+  }
 }
