@@ -238,6 +238,31 @@ describe('the HTTP/1.1 layer', () => {
     }
   });
 
+  test('HEAD of an event stream answers the head its GET would have, without a body', T, async () => {
+    const thread = await request(`${server.url}/threads`, { method: 'POST', token: TOKENS.user1, body: {} });
+    const run = await request(`${server.url}/threads/${thread.json.thread_id}/runs`, {
+      method: 'POST',
+      token: TOKENS.user1,
+      body: { assistant_id: 'agent', input: HELLO },
+    });
+    assert.equal(run.status, 200, run.text);
+    const conn = await RawConnection.connect(server.port);
+    try {
+      await conn.write(buildRequest('HEAD', `/threads/${thread.json.thread_id}/runs/${run.json.run_id}/stream`, { headers: [auth] }));
+      await conn.write(buildRequest('GET', '/ok'));
+      await conn.waitClosed(1000);
+      const [first, second] = conn.allReceived().split(/(?=HTTP\/1\.1 )/);
+      assert.match(first, /^HTTP\/1\.1 200 /, first);
+      assert.match(first, /content-type: text\/event-stream/i, first);
+      assert.match(first, /transfer-encoding: chunked\r\n/i, first);
+      assert.doesNotMatch(first, /content-length/i, first);
+      assert.ok(first.endsWith('\r\n\r\n'), `HEAD sent a body: ${JSON.stringify(first)}`);
+      assert.ok(second?.endsWith('{"ok":true}'), `the GET after HEAD: ${JSON.stringify(second)}`);
+    } finally {
+      conn.destroy();
+    }
+  });
+
   test('Expect: 100-continue gets 100 Continue when allowed, and the answer without waiting for the body when not', T, async () => {
     const json = JSON.stringify({ metadata: { expect: 1 } });
     const head = (headers) =>
