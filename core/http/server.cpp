@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -67,26 +68,31 @@ class HttpServer::Connection {
   // Reading a request's head begins. With nothing buffered (`idle`), the first read waits for
   // the request only the keep-alive timeout; once it has begun, the whole head must arrive
   // within the I/O timeout, however slowly it trickles in. Reads of a body wait up to the I/O
-  // timeout each, in keep-alive sized steps.
+  // timeout each, in keep-alive sized steps, unless limit_reads set a deadline for them all.
   void begin_head(bool idle) {
     idle_ = idle;
     reading_head_ = true;
-    if (!idle) head_deadline_ = std::chrono::steady_clock::now() + io_timeout_;
+    deadline_.reset();
+    if (!idle) deadline_ = std::chrono::steady_clock::now() + io_timeout_;
   }
-  void end_head() { reading_head_ = false; }
+  void end_head() {
+    reading_head_ = false;
+    deadline_.reset();
+  }
+  void limit_reads(std::chrono::steady_clock::duration within) { deadline_ = std::chrono::steady_clock::now() + within; }
 
   template <class Buffers>
   size_t read_some(const Buffers& buffers, error_code& ec) {
     Gather gather(buffers);
     if (gather.empty()) return ec = {}, 0;
     for (int waits = 1;; ++waits) {
-      if (reading_head_ && !idle_ && std::chrono::steady_clock::now() >= head_deadline_) {
+      if (deadline_ && std::chrono::steady_clock::now() >= *deadline_) {
         ec = error_code(ETIMEDOUT, boost::system::system_category());
         return 0;
       }
       const ssize_t n = ::recvmsg(fd_, &gather.message, 0);
       if (n > 0) {
-        if (idle_ && reading_head_) head_deadline_ = std::chrono::steady_clock::now() + io_timeout_;
+        if (idle_ && reading_head_) deadline_ = std::chrono::steady_clock::now() + io_timeout_;
         idle_ = false;
         ec = {};
         return static_cast<size_t>(n);
@@ -165,7 +171,7 @@ class HttpServer::Connection {
   std::chrono::seconds io_timeout_;
   bool idle_ = true;
   bool reading_head_ = false;
-  std::chrono::steady_clock::time_point head_deadline_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;  // for every read until then
 };
 
 namespace {
@@ -456,32 +462,42 @@ bool expects_continue(const http::request<http::empty_body>& head) {
   return head.version() >= 11 && boost::beast::iequals(head[http::field::expect], "100-continue");
 }
 
-// The body of an allowed request into `body`; anyone else's is read and dropped, so the
-// connection can serve the next request. False when the connection is done (answered if the
-// body was refused, as too large or malformed).
+// The body of an allowed request into `body`. False when the connection is done (answered if
+// the body was refused, as too large or malformed).
 template <class Stream>
 bool read_body(Stream& connection, boost::beast::flat_buffer& buffer, http::request_parser<http::empty_body>&& head,
-               bool keep, std::string& body, size_t max_body_bytes) {
+               std::string& body, size_t max_body_bytes) {
   error_code ec;
-  if (expects_continue(head.get()))
-    net::write(connection, net::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), ec);
-  if (!ec && keep) {
+  if (expects_continue(head.get())) net::write(connection, net::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), ec);
+  if (!ec) {
     http::request_parser<http::string_body> reader(std::move(head));
     http::read(connection, buffer, reader, ec);
     body = std::move(reader.get().body());
-  } else if (!ec) {
-    http::request_parser<http::buffer_body> drain(std::move(head));
-    char scratch[16 * 1024];
-    while (!ec && !drain.is_done()) {
-      drain.get().body().data = scratch;
-      drain.get().body().size = sizeof(scratch);
-      http::read(connection, buffer, drain, ec);
-      if (ec == http::error::need_buffer) ec = {};
-    }
   }
   if (!ec) return true;
   refuse_unreadable(connection, ec, max_body_bytes, "The request body could not be read");
   return false;
+}
+
+// The body of a refused request, read and dropped so that the connection can serve the next
+// request: only a small one (kDrainLimit), that the client sends without waiting for "100
+// Continue", and within 2 s. False when it is not read: the answer then goes out at once and
+// the connection closes.
+template <class Stream>
+bool drain_body(Stream& connection, boost::beast::flat_buffer& buffer, http::request_parser<http::empty_body>&& head) {
+  const auto length = head.content_length();
+  if (expects_continue(head.get()) || !length || *length > kDrainLimit) return false;
+  connection.limit_reads(std::chrono::seconds(2));
+  http::request_parser<http::buffer_body> drain(std::move(head));
+  char scratch[16 * 1024];
+  error_code ec;
+  while (!ec && !drain.is_done()) {
+    drain.get().body().data = scratch;
+    drain.get().body().size = sizeof(scratch);
+    http::read(connection, buffer, drain, ec);
+    if (ec == http::error::need_buffer) ec = {};
+  }
+  return !ec;
 }
 
 }  // namespace
@@ -524,18 +540,14 @@ void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
     }
     const bool allowed = decision.kind == AuthDecision::Kind::allowed;
 
-    // A refused request's body is read and dropped, so the connection can serve the next
-    // request, only when it is small; else, or when the client waits for "100 Continue" before
-    // sending it, the answer comes at once and the connection closes.
     std::string body;
     bool body_unread = false;
     if (!parser.is_done()) {
-      const auto length = parser.content_length();
-      if (!allowed && (expects_continue(parser.get()) || !length || *length > kDrainLimit)) {
+      if (allowed) {
+        if (!read_body(connection, buffer, std::move(parser), body, options_.max_body_bytes)) return;
+      } else if (!drain_body(connection, buffer, std::move(parser))) {
         keep_alive = false;
         body_unread = true;
-      } else if (!read_body(connection, buffer, std::move(parser), allowed, body, options_.max_body_bytes)) {
-        return;
       }
     }
 
