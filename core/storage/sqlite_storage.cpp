@@ -1176,8 +1176,8 @@ void configure_sqlite_once() {
 struct SqliteStorage::Impl {
   // One write call waiting in the queue. It lives on the caller's stack until it is done.
   //
-  // Waking a thread costs the waker more than anything else in a small write, so the sync
-  // thread wakes only the first caller of what it synced, and every caller wakes two more
+  // Waking a thread costs the waker more than anything else in a small write, so the writer
+  // wakes only the first caller of what it synced, and every caller wakes two more
   // before it returns (a binary tree over the callers). The caller sleeps on a futex of its
   // own: one system call to sleep, one to be woken, none when the job is done before it would
   // sleep. (A mutex and a condition variable add a wake-up on the mutex when the notifier still
@@ -1218,12 +1218,6 @@ struct SqliteStorage::Impl {
     }
     writer_cv.notify_all();
     if (writer_thread.joinable()) writer_thread.join();
-    {
-      std::lock_guard lock(mutex);
-      sync_stop = true;  // after the writer: its last commits are synced and answered first
-    }
-    sync_cv.notify_all();
-    if (sync_thread.joinable()) sync_thread.join();
     if (log_fd >= 0) ::close(log_fd);
     {
       std::lock_guard lock(checkpoint_mutex);
@@ -1242,7 +1236,7 @@ struct SqliteStorage::Impl {
     lock_fd = lock_database(file);
     writer = std::make_unique<Conn>(file.string(), true, sqlite_log_vfs());
     // synchronous = NORMAL: a commit is written to the log without waiting for the disk; the
-    // sync thread makes it durable before anyone is told (see "writes"). Checkpoints still sync.
+    // writer syncs the log before anyone is told (see "writes"). Checkpoints still sync.
     // A modest page cache: SQLite's commit walks the whole cache's hash table whenever a B-tree
     // split renumbered pages during the transaction (most batches), so its size is paid per batch.
     writer->exec("PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;"
@@ -1265,7 +1259,6 @@ struct SqliteStorage::Impl {
     checkpointer->exec("PRAGMA synchronous = FULL;");
     sqlite3_wal_hook(writer->db, &Impl::on_commit, this);
     checkpoint_thread = std::thread([this] { checkpoint_loop(); });
-    sync_thread = std::thread([this] { sync_loop(); });
     writer_thread = std::thread([this] { write_loop(); });
   }
 
@@ -1354,16 +1347,16 @@ struct SqliteStorage::Impl {
     }
   }
 
-  // ---- writes: group commit, synced beside the writer
+  // ---- writes: group commit
   //
-  // Write calls queue up. The writer thread runs the queued jobs inside the transaction it keeps
-  // open, and commits that transaction to the log (no disk wait) whenever the sync thread is
-  // free; it then hands the transaction's jobs over and opens the next one. The sync thread
-  // makes them durable with one fdatasync of the log and only then answers their callers: a
-  // write is acknowledged once it is on disk. While the disk syncs, nothing can be committed, so
-  // a new call does not wake the writer (waking a thread costs more than a small write); the
-  // sync thread wakes it when done, and it runs and commits everything queued meanwhile. The
-  // slower the disk, the more jobs share a commit and a sync.
+  // Write calls queue up. The writer thread takes every queued job, runs them in one
+  // transaction, commits it to the log (no disk wait), makes it durable with one fdatasync of
+  // the log, and only then answers their callers: a write is acknowledged once it is on disk.
+  // Calls that come while it syncs wait in the queue (they do not wake it: waking a thread costs
+  // more than a small write) and make the next batch, so the slower the disk, the more jobs share
+  // a commit and a sync. The writer syncs itself rather than handing commits to a thread of
+  // their own: nothing could be committed meanwhile anyway, and each hand-over cost a thread
+  // wake-up on the path of every batch.
   // (A commit is visible to other connections from its commit on, before the sync: a read may
   // see a write a moment before it is acknowledged, as with any group commit.)
 
@@ -1392,7 +1385,7 @@ struct SqliteStorage::Impl {
       std::lock_guard lock(mutex);
       if (stopping) throw StorageUnavailable("the database is closed");
       queue.push_back(&job);
-      wake = !syncing;  // else the sync thread wakes the writer when it is done
+      wake = writer_idle;  // else the writer finds it when its commit is synced
     }
     if (wake) writer_cv.notify_one();
     job.wait();
@@ -1403,17 +1396,17 @@ struct SqliteStorage::Impl {
     pthread_setname_np(pthread_self(), "sqlite-writer");
     std::vector<Job*> incoming;
     while (true) {
-      bool commit = false;
       {
         std::unique_lock lock(mutex);
-        writer_cv.wait(lock, [&] { return stopping || !queue.empty() || (!uncommitted.empty() && !syncing); });
-        if (queue.empty() && uncommitted.empty()) return;  // stopping, nothing left
+        writer_idle = true;
+        writer_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        writer_idle = false;
+        if (queue.empty()) return;  // stopping, nothing left
         incoming.swap(queue);
-        commit = !syncing || stopping;
       }
       for (Job* job : incoming) execute(job);
       incoming.clear();
-      if (!commit || uncommitted.empty()) continue;
+      if (uncommitted.empty()) continue;
       try {
         step_cached("COMMIT");
       } catch (...) {
@@ -1422,13 +1415,16 @@ struct SqliteStorage::Impl {
       }
       jobs += uncommitted.size();
       batches += 1;
-      {
-        std::lock_guard lock(mutex);
-        unsynced.insert(unsynced.end(), uncommitted.begin(), uncommitted.end());
-        syncing = true;
+      if (sync_log()) {
+        syncs += 1;
+        synced_jobs += uncommitted.size();
+      } else {
+        // Committed but maybe not on disk: the callers are told it failed.
+        const auto error = std::make_exception_ptr(StorageUnavailable("SQLite: the log could not be synced to disk"));
+        for (Job* job : uncommitted) job->error = error;
       }
+      answer(uncommitted);
       uncommitted.clear();
-      sync_cv.notify_one();
     }
   }
 
@@ -1469,32 +1465,6 @@ struct SqliteStorage::Impl {
       job->finish();
     }
     uncommitted.clear();
-  }
-
-  void sync_loop() {
-    pthread_setname_np(pthread_self(), "sqlite-sync");
-    std::vector<Job*> synced;
-    while (true) {
-      {
-        std::unique_lock lock(mutex);
-        syncing = false;
-        writer_cv.notify_one();  // the writer may commit what it gathered meanwhile
-        sync_cv.wait(lock, [&] { return sync_stop || !unsynced.empty(); });
-        if (unsynced.empty()) return;  // stopping, nothing left
-        synced.swap(unsynced);
-        syncing = true;
-      }
-      if (sync_log()) {
-        syncs += 1;
-        synced_jobs += synced.size();
-      } else {
-        // Committed but maybe not on disk: the callers are told it failed.
-        const auto error = std::make_exception_ptr(StorageUnavailable("SQLite: the log could not be synced to disk"));
-        for (Job* job : synced) job->error = error;
-      }
-      answer(synced);
-      synced.clear();
-    }
   }
 
   bool sync_log() {
@@ -1574,19 +1544,15 @@ struct SqliteStorage::Impl {
   std::condition_variable readers_cv;
   std::vector<Conn*> idle_readers;
 
-  // The writer's and the sync thread's hand-overs.
+  // The calls' hand-over to the writer.
   std::mutex mutex;
   std::condition_variable writer_cv;
-  std::vector<Job*> queue;     // submitted, not yet run
+  std::vector<Job*> queue;   // submitted, not yet run
+  bool writer_idle = false;  // the writer waits for calls
   bool stopping = false;
-  std::condition_variable sync_cv;
-  std::vector<Job*> unsynced;  // committed, not yet synced
-  bool syncing = false;        // the sync thread has jobs it has not answered yet
-  bool sync_stop = false;
   std::vector<Job*> uncommitted;  // the writer thread's: run in its open transaction
   std::thread writer_thread;
-  int log_fd = -1;  // the write-ahead log, for the sync thread
-  std::thread sync_thread;
+  int log_fd = -1;  // the write-ahead log, for the writer's syncs
   std::unique_ptr<Conn> checkpointer;
   std::mutex checkpoint_mutex;
   std::condition_variable checkpoint_cv;
