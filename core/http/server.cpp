@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ class HttpServer::Connection {
   Connection(int fd, const ServerOptions& options)
       : fd_(fd),
         busy_waits_(std::max(1, options.io_timeout_seconds / std::max(1, options.keep_alive_seconds))),
+        keep_alive_(options.keep_alive_seconds),
         io_timeout_(options.io_timeout_seconds) {
     const int on = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -50,8 +52,8 @@ class HttpServer::Connection {
 
   // After an error answer to a request that was not read to its end: the client may still be
   // sending. Closing with unread bytes would reset the connection, and the client could lose
-  // the answer: end our side first, then read what still comes, for 2 s and 1 MiB at most, so
-  // that a client trickling bytes cannot keep the worker.
+  // the answer: end our side first, then read what still comes until the client is quiet for
+  // 250 ms, for 2 s and 1 MiB at most, so that a client trickling bytes cannot keep the worker.
   void close_gently() {
     ::shutdown(fd_, SHUT_WR);
     const timeval linger{0, 250'000};
@@ -60,7 +62,7 @@ class HttpServer::Connection {
     char scratch[16 * 1024];
     for (size_t total = 0; total < (1u << 20) && std::chrono::steady_clock::now() < deadline;) {
       const ssize_t n = ::recv(fd_, scratch, sizeof(scratch), 0);
-      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) break;
+      if (n == 0 || (n < 0 && errno != EINTR)) break;
       if (n > 0) total += static_cast<size_t>(n);
     }
   }
@@ -86,7 +88,7 @@ class HttpServer::Connection {
     Gather gather(buffers);
     if (gather.empty()) return ec = {}, 0;
     for (int waits = 1;; ++waits) {
-      if (deadline_ && std::chrono::steady_clock::now() >= *deadline_) {
+      if (deadline_ && !wait_before(*deadline_)) {
         ec = error_code(ETIMEDOUT, boost::system::system_category());
         return 0;
       }
@@ -137,6 +139,20 @@ class HttpServer::Connection {
   }
 
  private:
+  // With a deadline closer than a read's own timeout, waits for data until the deadline; false
+  // when it passed first.
+  bool wait_before(std::chrono::steady_clock::time_point deadline) const {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return false;
+    if (left >= keep_alive_) return true;
+    pollfd ready{fd_, POLLIN, 0};
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    int rc;
+    while ((rc = ::poll(&ready, 1, static_cast<int>(ms))) < 0 && errno == EINTR) {
+    }
+    return rc != 0;
+  }
+
   // A buffer sequence as the iovec array of one system call (its first 16 buffers: the call
   // may transfer less than all, as read_some and write_some allow).
   struct Gather {
@@ -168,6 +184,7 @@ class HttpServer::Connection {
 
   int fd_;
   int busy_waits_;
+  std::chrono::seconds keep_alive_;  // how long one read waits (SO_RCVTIMEO)
   std::chrono::seconds io_timeout_;
   bool idle_ = true;
   bool reading_head_ = false;
@@ -396,8 +413,8 @@ bool write_response(Stream& stream, HttpResponse& res, unsigned version, bool ke
     for (auto& [name, value] : res.headers) out.insert(name, value);
     if (!is_bodiless(res.status)) out.body() = std::move(res.body);
     out.keep_alive(keep_alive);
-    if (head_only && res.stream && version >= 11)
-      out.chunked(true);  // the head a GET of this event stream would have
+    if (head_only && res.stream)
+      out.chunked(version >= 11);  // the head a GET of this event stream would have: no length
     else if (!is_bodiless(res.status))
       out.prepare_payload();  // those have no length (RFC 9110 8.6)
     if (head_only) {
@@ -545,7 +562,7 @@ void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
     if (!parser.is_done()) {
       if (allowed) {
         if (!read_body(connection, buffer, std::move(parser), body, options_.max_body_bytes)) return;
-      } else if (!drain_body(connection, buffer, std::move(parser))) {
+      } else if (!keep_alive || !drain_body(connection, buffer, std::move(parser))) {
         keep_alive = false;
         body_unread = true;
       }
