@@ -365,7 +365,7 @@ TARGETS=$OUT/targets.md
       "durable (about ${SYNC_MS[sqlite]} ms on this disk just before the run): the disk alone would allow roughly" \
       "$(num "$ceiling") requests/s. When that is far above the result, the limit is CPU: the request path" \
       "(HTTP, authentication, the auth plugin's create handler, JSON) shared with wrk on" \
-      "two cores, and the SQLite writer thread, which runs every insert and commit one after another."
+      "two cores, and the SQLite writer thread, which runs every insert, commit and sync of the log one after another."
   fi
   (( LARGE != 1000000 || SMALL != 10000 )) &&
     echo "- This run used $(num "$SMALL") and $(num "$LARGE") threads; the targets are set for 10,000 and 1,000,000."
