@@ -25,6 +25,7 @@
 #include "http/responses.hpp"
 #include "storage/storage.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace lgs {
 
@@ -34,7 +35,8 @@ using boost::system::error_code;
 
 // A connected socket as Beast's synchronous reads and writes use it (SyncReadStream and
 // SyncWriteStream): one recvmsg or sendmsg per call, header and body of a response in one
-// gather write. Timeouts come from SO_RCVTIMEO and SO_SNDTIMEO, so no poll() precedes a call.
+// gather write. Timeouts come from SO_RCVTIMEO and SO_SNDTIMEO, so no poll() precedes a call
+// (unless a deadline is nearer than a read's own timeout).
 class HttpServer::Connection {
  public:
   Connection(int fd, const ServerOptions& options)
@@ -215,13 +217,7 @@ std::string address_text(const sockaddr_storage& address) {
 // Starlette do, so that handlers and plugins only ever see valid UTF-8 (a JSON document, such as a
 // run's config, cannot hold anything else).
 std::string header_text(std::string_view value) {
-  if (std::all_of(value.begin(), value.end(), [](unsigned char c) { return c < 0x80; })) return std::string(value);
-  try {
-    std::string text(value);
-    (void)json(text).dump();  // strict: throws on invalid UTF-8
-    return text;
-  } catch (const json::type_error&) {
-  }
+  if (valid_utf8(value)) return std::string(value);
   std::string text;
   for (const unsigned char c : value) {
     if (c < 0x80) {
@@ -400,23 +396,26 @@ void HttpServer::work() {
 
 namespace {
 
-// Writes `res`; false when the connection must close after it (or broke while writing).
+// Writes `res` (only its head for HEAD); false when the connection must close after it (or
+// broke while writing).
 template <class Stream>
 bool write_response(Stream& stream, HttpResponse& res, unsigned version, bool keep_alive, bool head_only) {
   if (res.get_header_value("Connection") == "close") keep_alive = false;
   res.headers.erase("Connection");
-  error_code ec;
-  if (!res.stream || head_only || is_bodiless(res.status)) {
-    http::response<http::string_body> out;
+  const auto fill_head = [&](auto& out) {
     out.version(version);
     out.result(static_cast<unsigned>(res.status));
     for (auto& [name, value] : res.headers) out.insert(name, value);
-    if (!is_bodiless(res.status)) out.body() = std::move(res.body);
     out.keep_alive(keep_alive);
-    if (head_only && res.stream)
-      out.chunked(version >= 11);  // the head a GET of this event stream would have: no length
-    else if (!is_bodiless(res.status))
-      out.prepare_payload();  // those have no length (RFC 9110 8.6)
+  };
+  error_code ec;
+  if (!res.stream || is_bodiless(res.status)) {
+    http::response<http::string_body> out;
+    fill_head(out);
+    if (!is_bodiless(res.status)) {  // those have no length (RFC 9110 8.6)
+      out.body() = std::move(res.body);
+      out.prepare_payload();
+    }
     if (head_only) {
       http::response_serializer<http::string_body> serializer(out);
       http::write_header(stream, serializer, ec);
@@ -428,15 +427,13 @@ bool write_response(Stream& stream, HttpResponse& res, unsigned version, bool ke
 
   // An event stream is sent in chunks; HTTP/1.0 has none, so there its end is the connection's.
   const bool chunked = version >= 11;
-  if (!chunked) keep_alive = false;
+  if (!chunked && !head_only) keep_alive = false;
   http::response<http::empty_body> out;
-  out.version(version);
-  out.result(static_cast<unsigned>(res.status));
-  for (auto& [name, value] : res.headers) out.insert(name, value);
-  out.keep_alive(keep_alive);
+  fill_head(out);
   out.chunked(chunked);
   http::response_serializer<http::empty_body> serializer(out);
   http::write_header(stream, serializer, ec);
+  if (head_only) return !ec && keep_alive;
   // Run even when the head could not be written: the stream learns at its first write that
   // the client is gone, as it would later (a run may be cancelled on disconnect).
   const ChunkWriter write = [&](std::string_view text) {

@@ -25,6 +25,7 @@
 #include "config/startup_error.hpp"
 #include "storage/sqlite_log_vfs.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace lgs {
 
@@ -199,15 +200,6 @@ json from_text(std::string_view text, json fallback) {
   } catch (...) {
   }
   return fallback;
-}
-
-bool valid_utf8(const std::string& text) {
-  try {
-    (void)json(text).dump();  // strict: throws on invalid UTF-8
-    return true;
-  } catch (...) {
-    return false;
-  }
 }
 
 // The text a metadata scalar is indexed under in thread_metadata. Values nlohmann::json finds

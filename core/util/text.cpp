@@ -1,0 +1,20 @@
+#include "util/text.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace lgs {
+
+bool valid_utf8(std::string_view text) {
+  if (std::all_of(text.begin(), text.end(), [](unsigned char c) { return c < 0x80; })) return true;
+  try {
+    (void)nlohmann::json(std::string(text)).dump();  // strict: throws on invalid UTF-8
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
+}
+
+}  // namespace lgs
