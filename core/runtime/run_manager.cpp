@@ -220,11 +220,19 @@ void RunManager::work() {
     std::optional<Run> run;
     try {
       run = storage_.claim_run(worker_id_, now_iso8601(), iso8601_from_now(kLease));
+      if (claims_failing_.exchange(false)) log::info("claiming queued runs works again");
     } catch (const std::exception& e) {
-      log::warn("claiming a queued run failed: {}", e.what());
+      if (!claims_failing_.exchange(true))
+        log::warn("claiming a queued run failed: {} (every worker tries again every {} ms)", e.what(),
+                  kPollEvery.count());
     }
     if (run) {
-      execute(std::move(*run));
+      const std::string run_id = run->run_id;
+      try {
+        execute(std::move(*run));
+      } catch (const std::exception& e) {  // not to end the server with this thread
+        log::error("run {}: {}", run_id, e.what());
+      }
       notify_queued();  // a run waiting for this thread may go now
       continue;
     }
@@ -293,16 +301,16 @@ void RunManager::execute(Run run) {
     // Asked before this worker took it, between the claim and now.
     if (!run.cancel.empty()) cancels_[run_id] = run.cancel;
   }
+  struct Done {
+    RunManager& self;
+    const std::string& run_id;
+    ~Done() {
+      std::lock_guard lock(self.mutex_);
+      self.cancels_.erase(run_id);
+      self.running_here_.erase(run_id);
+    }
+  } done{*this, run_id};
   open_stream(run_id);
-  if (!storage_.get_thread(run.thread_id)) {
-    run.status = "error";
-    run.error = {{"error", "ThreadNotFound"}, {"message", "the run's thread was deleted"}};
-    finish(run, "");
-    std::lock_guard lock(mutex_);
-    running_here_.erase(run_id);
-    return;
-  }
-  storage_.update_thread(run.thread_id, [&](Thread& t) { t.status = "busy"; t.updated_at = run.updated_at; });
 
   const json& kwargs = run.kwargs;
   const json& config = kwargs["config"];
@@ -323,6 +331,8 @@ void RunManager::execute(Run run) {
   };
   std::string cancelled_with;
   try {
+    if (!storage_.get_thread(run.thread_id)) throw GraphError("ThreadNotFound", "the run's thread was deleted");
+    storage_.update_thread(run.thread_id, [&](Thread& t) { t.status = "busy"; t.updated_at = run.updated_at; });
     auto graph = graphs_.find(graph_id);
     if (graph == graphs_.end()) throw GraphError("GraphNotFound", "graph \"" + graph_id + "\" is not loaded");
     RunContext context{*graph->second, config, run.thread_id, run_id, list("interrupt_before"), list("interrupt_after"),
@@ -351,7 +361,10 @@ void RunManager::execute(Run run) {
       t.updated_at = done;
     });
   } catch (const RunCancelled&) {
-    cancelled_with = cancel_action();
+    try {
+      cancelled_with = cancel_action();
+    } catch (const std::exception&) {  // the database is unavailable: the least a cancel does
+    }
     if (cancelled_with.empty()) cancelled_with = "interrupt";
     run.status = "interrupted";
   } catch (const GraphError& e) {
@@ -363,9 +376,6 @@ void RunManager::execute(Run run) {
     run.error = {{"error", "InternalError"}, {"message", "the run failed inside the server"}};
   }
   finish(run, cancelled_with);
-  std::lock_guard lock(mutex_);
-  cancels_.erase(run_id);
-  running_here_.erase(run_id);
 }
 
 void RunManager::roll_back(const Run& run) {
@@ -382,33 +392,47 @@ void RunManager::roll_back(const Run& run) {
 // another server, which stops once the run is finished, has it.
 void RunManager::finish(Run& run, const std::string& cancel_action) {
   const std::string now = now_iso8601();
-  if (cancel_action == "rollback") {
-    roll_back(run);
-  } else if (!cancel_action.empty()) {
-    auto latest = storage_.latest_checkpoint(run.thread_id);
-    storage_.update_thread(run.thread_id, [&](Thread& t) {
-      if (latest) t.values = latest->values;
-      if (t.status == "busy") t.status = "idle";
-      t.updated_at = now;
-    });
-  } else if (run.status == "error") {
-    storage_.update_thread(run.thread_id, [&](Thread& t) {
-      t.status = "error";
-      t.error = run.error;
-      t.updated_at = now;
-    });
-  }
-  if (run.status == "error") streams_.publish(run.run_id, "", "error", run.error);
-  if (cancel_action == "rollback") {
-    storage_.delete_run(run.run_id);
-  } else {
-    storage_.update_run(run.run_id, [&](Run& r) {
-      r.status = run.status;
-      r.output = run.output;
-      r.error = run.error;
-      r.cancel.clear();
-      r.updated_at = now;
-    });
+  bool error_published = false;
+  try {
+    if (cancel_action == "rollback") {
+      roll_back(run);
+    } else if (!cancel_action.empty()) {
+      auto latest = storage_.latest_checkpoint(run.thread_id);
+      storage_.update_thread(run.thread_id, [&](Thread& t) {
+        if (latest) t.values = latest->values;
+        if (t.status == "busy") t.status = "idle";
+        t.updated_at = now;
+      });
+    } else if (run.status == "error") {
+      storage_.update_thread(run.thread_id, [&](Thread& t) {
+        t.status = "error";
+        t.error = run.error;
+        t.updated_at = now;
+      });
+    }
+    if (run.status == "error") {
+      streams_.publish(run.run_id, "", "error", run.error);
+      error_published = true;
+    }
+    if (cancel_action == "rollback") {
+      storage_.delete_run(run.run_id);
+    } else {
+      storage_.update_run(run.run_id, [&](Run& r) {
+        r.status = run.status;
+        r.output = run.output;
+        r.error = run.error;
+        r.cancel.clear();
+        r.updated_at = now;
+      });
+    }
+  } catch (const std::exception& e) {
+    // Whoever waits or streams here still learns that the run ended. In the database it stays
+    // "running" until its lease runs out; then it is marked as failed (fail_orphan).
+    log::error("run {} on thread {} ended ({}), but the database could not store it: {}", run.run_id, run.thread_id,
+               run.status, e.what());
+    run.status = "error";
+    run.error = {{"error", "StorageUnavailable"}, {"message", "the run ended, but the database could not store it"}};
+    if (!error_published) streams_.publish(run.run_id, "", "error", run.error);
   }
   {
     std::lock_guard lock(mutex_);
@@ -417,7 +441,13 @@ void RunManager::finish(Run& run, const std::string& cancel_action) {
   }
   finished_.notify_all();
   streams_.close(run.run_id);
-  if (run.kwargs.value("temporary", false)) storage_.delete_thread(run.thread_id);
+  if (run.kwargs.value("temporary", false)) {
+    try {
+      storage_.delete_thread(run.thread_id);
+    } catch (const std::exception& e) {
+      log::error("deleting the temporary thread {} of run {} failed: {}", run.thread_id, run.run_id, e.what());
+    }
+  }
   if (run.status == "error") log::warn("run {} on thread {} failed: {}", run.run_id, run.thread_id, run.error.dump());
 }
 

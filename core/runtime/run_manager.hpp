@@ -9,6 +9,7 @@
 // nodes may have had side effects a second execution would repeat.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -79,6 +80,7 @@ class RunManager {
   std::map<std::string, int> waiters_;          // run id -> callers blocked in wait
   std::map<std::string, Run> completed_;        // finished runs someone waits for
   bool stopping_ = false;
+  std::atomic<bool> claims_failing_{false};  // logged once per outage, not at every poll
   std::vector<std::thread> workers_;
   std::thread keeper_;
 };

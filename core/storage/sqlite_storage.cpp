@@ -1217,6 +1217,13 @@ struct SqliteStorage::Impl {
     }
     checkpoint_cv.notify_all();
     if (checkpoint_thread.joinable()) checkpoint_thread.join();
+    if (log_unsynced) {
+      // Closing the last connection would copy the log into the database file and delete it;
+      // the log stays instead, and the next start recovers from what the disk really holds.
+      for (Conn* c : {writer.get(), checkpointer.get()})
+        if (c) sqlite3_db_config(c->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+      for (auto& reader : readers) sqlite3_db_config(reader->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    }
     readers.clear();
     checkpointer.reset();
     writer.reset();  // the last connection: checkpoints the log and removes it
@@ -1294,7 +1301,7 @@ struct SqliteStorage::Impl {
       checkpoint_running = true;
       lock.unlock();
       // Whatever the writer copies, it copies while every write waits.
-      for (int pass = 0; pass < kCheckpointPasses; ++pass) {
+      for (int pass = 0; pass < kCheckpointPasses && !log_unsynced; ++pass) {
         int log = 0, copied = 0;
         const int rc = sqlite3_wal_checkpoint_v2(checkpointer->db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
         if (rc != SQLITE_OK || log - copied <= kCheckpointTail) break;
@@ -1351,6 +1358,12 @@ struct SqliteStorage::Impl {
   // wake-up on the path of every batch.
   // (A commit is visible to other connections from its commit on, before the sync: a read may
   // see a write a moment before it is acknowledged, as with any group commit.)
+  //
+  // A failed sync ends all writing until the server restarts. The kernel may have dropped the
+  // pages it could not write, yet the commit is in the log and later commits would follow it; a
+  // later sync that succeeds says nothing about them, and a log with a hole is read back only up
+  // to the hole, so every write acknowledged after it would be lost at the next start. (This is
+  // why PostgreSQL stops on a failed fsync.)
 
   // Runs `body(conn)` on the writer connection inside the writer's transaction and returns its
   // result once that transaction is committed and synced. A body that throws changes nothing.
@@ -1376,6 +1389,7 @@ struct SqliteStorage::Impl {
     {
       std::lock_guard lock(mutex);
       if (stopping) throw StorageUnavailable("the database is closed");
+      if (log_unsynced) throw StorageUnavailable(kUnsyncedLog);
       queue.push_back(&job);
       wake = writer_idle;  // else the writer finds it when its commit is synced
     }
@@ -1396,6 +1410,15 @@ struct SqliteStorage::Impl {
         if (queue.empty()) return;  // stopping, nothing left
         incoming.swap(queue);
       }
+      if (log_unsynced) {  // queued before the failure was known
+        const auto error = std::make_exception_ptr(StorageUnavailable(kUnsyncedLog));
+        for (Job* job : incoming) {
+          job->error = error;
+          job->finish();
+        }
+        incoming.clear();
+        continue;
+      }
       for (Job* job : incoming) execute(job);
       incoming.clear();
       if (uncommitted.empty()) continue;
@@ -1411,8 +1434,16 @@ struct SqliteStorage::Impl {
         syncs += 1;
         synced_jobs += uncommitted.size();
       } else {
-        // Committed but maybe not on disk: the callers are told it failed.
-        const auto error = std::make_exception_ptr(StorageUnavailable("SQLite: the log could not be synced to disk"));
+        // Committed but maybe not on disk: the callers are told it failed, and nothing more is
+        // written (see above).
+        {
+          std::lock_guard lock(mutex);  // submit() checks it under the lock
+          log_unsynced = true;
+        }
+        log::error("SQLite: {}-wal could not be synced to disk: every write is refused from now on; "
+                   "check the disk, then restart the server",
+                   file.string());
+        const auto error = std::make_exception_ptr(StorageUnavailable(kUnsyncedLog));
         for (Job* job : uncommitted) job->error = error;
       }
       answer(uncommitted);
@@ -1467,6 +1498,9 @@ struct SqliteStorage::Impl {
     }
     return true;
   }
+
+  static constexpr const char* kUnsyncedLog = "SQLite: the database's log could not be synced to disk; writes are "
+                                              "refused until the server restarts";
 
   // Wakes the callers of `done`: the first one, which wakes two more, and so on (see Job).
   static void answer(std::vector<Job*>& done) {
@@ -1541,6 +1575,7 @@ struct SqliteStorage::Impl {
   std::condition_variable writer_cv;
   std::vector<Job*> queue;   // submitted, not yet run
   bool writer_idle = false;  // the writer waits for calls
+  std::atomic<bool> log_unsynced{false};  // a sync of the log failed: nothing more is written
   bool stopping = false;
   std::vector<Job*> uncommitted;  // the writer thread's: run in its open transaction
   std::thread writer_thread;

@@ -1,14 +1,16 @@
 // Persistence with the official JS SDK: what two users create survives a clean stop and a
 // `kill -9` of the server, on the default SQLite database (a data folder beside langgraph.json);
 // a run that was running when the server was killed ends as "error" after the restart, and a run
-// that was still queued runs then.
+// that was still queued runs then. A disk that fails to sync the log stops all writing until a
+// restart, without losing what was acknowledged.
 
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@langchain/langgraph-sdk';
-import { BUILD_DIR, cleanupTempDirs, startServer, tempConfig, TOKENS, waitFor } from './harness.mjs';
+import { BUILD_DIR, cleanupTempDirs, fixture, startServer, tempConfig, TOKENS, waitFor } from './harness.mjs';
 
 const T = { timeout: 60_000 };
 const say = (content) => ({ messages: [{ role: 'user', content }] });
@@ -162,6 +164,65 @@ describe('persistence on the default SQLite database', () => {
       assert.deepEqual(state.values.naps, ['first', 'second', 'slept 0s']);
       const joined = await c.runs.join(thread.thread_id, slow.run_id);
       assert.equal(joined.__error__?.error, 'ServerStopped');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('after a failed sync of the log, writes are refused until a restart; acknowledged ones stay', T, async () => {
+    const { dir, config } = await ownerConfig();
+    const diskFails = path.join(dir, 'disk-fails');
+    const env = {
+      DATABASE_URI: '',
+      LD_PRELOAD: fixture('failing_disk'),
+      LANGGRAPH_TEST_FAILING_DISK: diskFails,
+      ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? ''}:verify_asan_link_order=0`,
+    };
+    let server = await startServer({ config, env, args: ['--workers', '1'] });
+    let c = client(server, TOKENS.user1);
+    const kept = await c.threads.create({ metadata: { n: 1 } });
+    // The only run worker is busy for a moment, and a run waits in the queue meanwhile.
+    const busy = await c.threads.create();
+    const slow = await c.runs.create(busy.thread_id, 'sleeper', {
+      input: { naps: [] },
+      config: { configurable: { sleep_seconds: 1 } },
+    });
+    await waitFor(async () => (await c.runs.get(busy.thread_id, slow.run_id)).status === 'running', {
+      what: 'the slow run to start',
+    });
+    const waiting = await c.threads.create();
+    await c.runs.create(waiting.thread_id, 'sleeper', {
+      input: { naps: [] },
+      config: { configurable: { sleep_seconds: 0 } },
+    });
+
+    await writeFile(diskFails, '');
+    await assert.rejects(c.threads.create({ metadata: { n: 2 } }), (e) => e.status === 503);
+    await rm(diskFails);
+    // The disk works again, but the log may have a hole where the failed write was: a write
+    // acknowledged after it could be lost at the next start, so none is taken.
+    await assert.rejects(c.threads.create({ metadata: { n: 3 } }), (e) => e.status === 503);
+    await assert.rejects(c.store.putItem(['user1'], 'k', { v: 1 }), (e) => e.status === 503);
+    assert.equal((await c.threads.get(kept.thread_id)).metadata.n, 1, 'reads go on');
+    assert.match(server.stderr(), /could not be synced to disk: every write is refused from now on/);
+    // The slow run ends and its end cannot be stored: the server goes on. Its worker cannot claim
+    // the waiting run, polling every 250 ms, and says so once, not at every poll.
+    await waitFor(() => /claiming a queued run failed/.test(server.stderr()), { what: 'a failed claim' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const unstored = `run ${slow.run_id} on thread \\S+ ended \\(\\w+\\), but the database could not store it`;
+    assert.match(server.stderr(), new RegExp(unstored));
+    assert.equal(server.stderr().match(/claiming a queued run failed/g).length, 1, server.stderr());
+    const stopped = await server.stop();
+    assert.ok(!stopped.killed && stopped.code === 0, `${JSON.stringify(stopped)}\n${server.stderr()}`);
+    // Not copied into the database file on the way out: the next start reads back what the disk holds.
+    assert.ok(existsSync(path.join(dir, '.langgraph_data', 'langgraph.sqlite-wal')), 'the log is kept');
+
+    server = await start(config);
+    try {
+      c = client(server, TOKENS.user1);
+      assert.equal((await c.threads.get(kept.thread_id)).metadata.n, 1);
+      const after = await c.threads.create({ metadata: { n: 4 } });
+      assert.equal((await c.threads.get(after.thread_id)).metadata.n, 4);
     } finally {
       await server.stop();
     }
