@@ -252,6 +252,7 @@ void RunManager::keep_leases() {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_sweep < kRenewEvery) continue;
     last_sweep = now;
+    store_unstored_ends();
     try {
       storage_.renew_leases(worker_id_, iso8601_from_now(kLease));
       for (const auto& run : storage_.expired_runs(now_iso8601())) fail_orphan(run);
@@ -388,60 +389,32 @@ void RunManager::roll_back(const Run& run) {
 }
 
 // Records how a run ended (cancel_action: "" when it was not cancelled) and tells whoever waits
-// or streams. The stream gets the error before the run is marked finished, so that a reader on
-// another server, which stops once the run is finished, has it.
+// or streams. When the database cannot store it, the run ends as an error (StorageUnavailable)
+// for them, and that is stored once the database is back (store_unstored_ends): it is never left
+// "running" by a server that goes on.
 void RunManager::finish(Run& run, const std::string& cancel_action) {
-  const std::string now = now_iso8601();
   bool error_published = false;
+  bool stored = false;
   try {
-    if (cancel_action == "rollback") {
-      roll_back(run);
-    } else if (!cancel_action.empty()) {
-      auto latest = storage_.latest_checkpoint(run.thread_id);
-      storage_.update_thread(run.thread_id, [&](Thread& t) {
-        if (latest) t.values = latest->values;
-        if (t.status == "busy") t.status = "idle";
-        t.updated_at = now;
-      });
-    } else if (run.status == "error") {
-      storage_.update_thread(run.thread_id, [&](Thread& t) {
-        t.status = "error";
-        t.error = run.error;
-        t.updated_at = now;
-      });
-    }
-    if (run.status == "error") {
-      streams_.publish(run.run_id, "", "error", run.error);
-      error_published = true;
-    }
-    if (cancel_action == "rollback") {
-      storage_.delete_run(run.run_id);
-    } else {
-      storage_.update_run(run.run_id, [&](Run& r) {
-        r.status = run.status;
-        r.output = run.output;
-        r.error = run.error;
-        r.cancel.clear();
-        r.updated_at = now;
-      });
-    }
+    store_end(run, cancel_action, error_published);
+    stored = true;
   } catch (const std::exception& e) {
-    // Whoever waits or streams here still learns that the run ended. In the database it stays
-    // "running" until its lease runs out; then it is marked as failed (fail_orphan).
-    log::error("run {} on thread {} ended ({}), but the database could not store it: {}", run.run_id, run.thread_id,
-               run.status, e.what());
+    log::error("run {} on thread {} ended ({}), but the database could not store it: {}; it is stored as failed "
+               "once the database is back",
+               run.run_id, run.thread_id, run.status, e.what());
     run.status = "error";
     run.error = {{"error", "StorageUnavailable"}, {"message", "the run ended, but the database could not store it"}};
     if (!error_published) streams_.publish(run.run_id, "", "error", run.error);
   }
   {
     std::lock_guard lock(mutex_);
+    if (!stored) unstored_[run.run_id] = run;
     if (waiters_.count(run.run_id)) completed_[run.run_id] = run;
     ++finished_count_;
   }
   finished_.notify_all();
   streams_.close(run.run_id);
-  if (run.kwargs.value("temporary", false)) {
+  if (stored && run.kwargs.value("temporary", false)) {
     try {
       storage_.delete_thread(run.thread_id);
     } catch (const std::exception& e) {
@@ -449,6 +422,63 @@ void RunManager::finish(Run& run, const std::string& cancel_action) {
     }
   }
   if (run.status == "error") log::warn("run {} on thread {} failed: {}", run.run_id, run.thread_id, run.error.dump());
+}
+
+// The thread and run records of an ended run. The stream gets the error before the run is marked
+// finished, so that a reader on another server, which stops once the run is finished, has it.
+void RunManager::store_end(const Run& run, const std::string& cancel_action, bool& error_published) {
+  const std::string now = now_iso8601();
+  if (cancel_action == "rollback") {
+    roll_back(run);
+  } else if (!cancel_action.empty()) {
+    auto latest = storage_.latest_checkpoint(run.thread_id);
+    storage_.update_thread(run.thread_id, [&](Thread& t) {
+      if (latest) t.values = latest->values;
+      if (t.status == "busy") t.status = "idle";
+      t.updated_at = now;
+    });
+  } else if (run.status == "error") {
+    storage_.update_thread(run.thread_id, [&](Thread& t) {
+      t.status = "error";
+      t.error = run.error;
+      t.updated_at = now;
+    });
+  }
+  if (run.status == "error" && !error_published) {
+    streams_.publish(run.run_id, "", "error", run.error);
+    error_published = true;
+  }
+  if (cancel_action == "rollback") {
+    storage_.delete_run(run.run_id);
+  } else {
+    storage_.update_run(run.run_id, [&](Run& r) {
+      r.status = run.status;
+      r.output = run.output;
+      r.error = run.error;
+      r.cancel.clear();
+      r.updated_at = now;
+    });
+  }
+}
+
+void RunManager::store_unstored_ends() {
+  std::map<std::string, Run> ended;
+  {
+    std::lock_guard lock(mutex_);
+    ended = unstored_;
+  }
+  for (const auto& [run_id, run] : ended) {
+    try {
+      bool error_published = true;  // when it ended
+      store_end(run, "", error_published);
+      if (run.kwargs.value("temporary", false)) storage_.delete_thread(run.thread_id);
+    } catch (const std::exception&) {
+      return;  // the database is still unavailable: at the next sweep
+    }
+    log::info("run {} on thread {}: stored as failed now that the database is back", run_id, run.thread_id);
+    std::lock_guard lock(mutex_);
+    unstored_.erase(run_id);
+  }
 }
 
 }  // namespace lgs

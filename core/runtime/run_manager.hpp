@@ -60,6 +60,8 @@ class RunManager {
   void execute(Run run);
   void fail_orphan(const Run& run);
   void finish(Run& run, const std::string& cancel_action);
+  void store_end(const Run& run, const std::string& cancel_action, bool& error_published);
+  void store_unstored_ends();
   void roll_back(const Run& run);
   void open_stream(const std::string& run_id);
   void notify_queued();
@@ -79,6 +81,7 @@ class RunManager {
   std::map<std::string, std::string> cancels_;  // run id -> action, for runs executing here
   std::map<std::string, int> waiters_;          // run id -> callers blocked in wait
   std::map<std::string, Run> completed_;        // finished runs someone waits for
+  std::map<std::string, Run> unstored_;         // ended here while the database was unavailable
   bool stopping_ = false;
   std::atomic<bool> claims_failing_{false};  // logged once per outage, not at every poll
   std::vector<std::thread> workers_;

@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "config/startup_error.hpp"
+#include "load_graph.hpp"
+#include "runtime/run_manager.hpp"
 #include "storage/memory_storage.hpp"
 #include "storage/postgres_storage.hpp"
 #include "util/clock.hpp"
@@ -337,6 +339,47 @@ TEST_SUITE("storage.postgres") {
     db.allow_connections(true);
     CHECK(storage.get_thread("t1"));
     CHECK(storage.create_thread(make_thread("t3")));
+  }
+
+  TEST_CASE("a run that ends while the database is down is stored as failed once it is back, not left running") {
+    SKIP_WITHOUT_POSTGRES();
+    TestDatabase db;
+    PostgresStorage storage(db.uri());
+    Graphs graphs;
+    graphs["sleeper"] = load_graph(PLUGIN_DIR, "sleeper");
+    StreamHub streams(&storage);
+    RunManager runs(storage, graphs, streams, 1);
+    REQUIRE(storage.create_thread(make_thread("t")));
+    Run run = make_run("r", "t", now_iso8601());
+    run.kwargs = {{"input", {{"naps", json::array()}}},
+                  {"config", {{"configurable", {{"graph_id", "sleeper"}, {"sleep_seconds", 1}}}}}};
+    storage.put_run(run);
+    runs.enqueue("r");
+    const auto deadline = [](int seconds) { return std::chrono::steady_clock::now() + std::chrono::seconds(seconds); };
+    for (auto until = deadline(10); storage.get_run("r")->status != "running";) {
+      REQUIRE(std::chrono::steady_clock::now() < until);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+
+    // The database goes away while the run sleeps; the run ends meanwhile.
+    db.allow_connections(false);
+    db.terminate_connections();
+    const auto ended = runs.wait("r");  // this server's waiters learn at once
+    REQUIRE(ended);
+    CHECK(ended->status == "error");
+    CHECK(ended->error["error"] == "StorageUnavailable");
+    db.allow_connections(true);
+
+    // Stored with the next lease sweep (every 5 s), although this server renews its leases.
+    std::optional<Run> stored;
+    for (auto until = deadline(20); (stored = storage.get_run("r"))->status == "running";) {
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until, "the run stays running");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(stored->status == "error");
+    CHECK(stored->error["error"] == "StorageUnavailable");
+    CHECK(storage.get_thread("t")->status == "error");
+    runs.shutdown();
   }
 
   TEST_CASE("the connection pool reuses connections and opens at most 16") {
