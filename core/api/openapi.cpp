@@ -433,7 +433,9 @@ const Param kLastEventId{"Last-Event-ID", "string", "Resume after this event id.
 const std::vector<Operation>& operations() {
   static const std::vector<Operation> ops = {
       // System
-      {"GET", "/ok", "System", "Health check", "", 200, "Ok"},
+      {"GET", "/ok", "System", "Health check", "", 200, "Ok",
+       {{"check_db", "integer", "1: also check that the database serves (0, the default: the server alone)."}},
+       {{503, "The database is unavailable (check_db=1)"}}},
       {"GET", "/info", "System", "Server information", "", 200, "Info"},
       // Assistants
       {"POST", "/assistants", "Assistants", "Create an assistant", "AssistantCreate", 200, "Assistant", {},

@@ -893,6 +893,10 @@ void PostgresStorage::put_assistant(const Assistant& assistant) {
   impl_->transaction([&](Connection& conn) { return conn.exec(sql, assistant_params(assistant)).affected(); });
 }
 
+void PostgresStorage::check() {
+  impl_->autocommit([](Connection& conn) { conn.exec("SELECT 1", {}); });
+}
+
 std::optional<Assistant> PostgresStorage::get_assistant(const std::string& assistant_id) {
   return impl_->autocommit([&](Connection& conn) {
     return first_row<Assistant>(

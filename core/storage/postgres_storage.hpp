@@ -72,6 +72,7 @@ class PostgresStorage final : public Storage {
   std::vector<Run> expired_runs(const std::string& now) override;
 
   bool shared() const override { return true; }
+  void check() override;
   Guard lock_thread(const std::string& thread_id) override;
   void append_events(const std::string& run_id, const std::vector<StreamEvent>& events) override;
   std::vector<StreamEvent> read_events(const std::string& run_id, int64_t after_id, int limit) override;

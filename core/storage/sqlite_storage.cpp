@@ -1620,6 +1620,11 @@ SqliteStorage::WriteStats SqliteStorage::write_stats() const {
 // ---------------------------------------------------------------------------------------------
 // Assistants
 
+void SqliteStorage::check() {
+  if (impl_->log_unsynced) throw StorageUnavailable(Impl::kUnsyncedLog);
+  impl_->read([](Conn& c) { Query(c, "SELECT 1").step(); });
+}
+
 void SqliteStorage::put_assistant(const Assistant& assistant) {
   impl_->write([&](Conn& c) {
     Query current(c, std::string("INSERT OR REPLACE INTO assistants (") + kAssistantColumns +

@@ -30,6 +30,8 @@ class SqliteStorage final : public Storage {
   SqliteStorage(const SqliteStorage&) = delete;
   SqliteStorage& operator=(const SqliteStorage&) = delete;
 
+  void check() override;
+
   void put_assistant(const Assistant& assistant) override;
   std::optional<Assistant> get_assistant(const std::string& assistant_id) override;
   std::vector<Assistant> assistant_versions(const std::string& assistant_id) override;

@@ -183,6 +183,10 @@ class Storage {
   // finds at start as orphaned, and keeps live run streams in its own memory.
   virtual bool shared() const { return false; }
 
+  // Throws StorageUnavailable when the database cannot serve reads and writes now
+  // (GET /ok?check_db=1).
+  virtual void check() {}
+
   // Holds off anyone else locking the same thread, on every server of the database, until the
   // returned guard goes: for a check and a write that must not interleave with another's (a run
   // refused while another is in flight on its thread). Locks are taken one at a time per server.

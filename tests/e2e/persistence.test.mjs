@@ -181,6 +181,9 @@ describe('persistence on the default SQLite database', () => {
     let server = await startServer({ config, env, args: ['--workers', '1'] });
     let c = client(server, TOKENS.user1);
     const kept = await c.threads.create({ metadata: { n: 1 } });
+    const ok = async (query = '') => (await fetch(`${server.url}/ok${query}`)).status;
+    assert.equal(await ok('?check_db=1'), 200);
+    assert.equal(await ok('?check_db=2'), 422);
     // The only run worker is busy for a moment, and a run waits in the queue meanwhile.
     const busy = await c.threads.create();
     const slow = await c.runs.create(busy.thread_id, 'sleeper', {
@@ -204,6 +207,8 @@ describe('persistence on the default SQLite database', () => {
     await assert.rejects(c.threads.create({ metadata: { n: 3 } }), (e) => e.status === 503);
     await assert.rejects(c.store.putItem(['user1'], 'k', { v: 1 }), (e) => e.status === 503);
     assert.equal((await c.threads.get(kept.thread_id)).metadata.n, 1, 'reads go on');
+    assert.equal(await ok(), 200, 'the server runs');
+    assert.equal(await ok('?check_db=1'), 503, 'its database does not: for a health check to restart it');
     assert.match(server.stderr(), /could not be synced to disk: every write is refused from now on/);
     // The slow run ends and its end cannot be stored: the server goes on. Its worker cannot claim
     // the waiting run, polling every 250 ms, and says so once, not at every poll.

@@ -336,7 +336,9 @@ TEST_SUITE("storage.postgres") {
     db.terminate_connections();
     CHECK_THROWS_AS(storage.get_thread("t1"), StorageUnavailable);
     CHECK_THROWS_AS(storage.create_thread(make_thread("t3")), StorageUnavailable);
+    CHECK_THROWS_AS(storage.check(), StorageUnavailable);  // GET /ok?check_db=1
     db.allow_connections(true);
+    CHECK_NOTHROW(storage.check());
     CHECK(storage.get_thread("t1"));
     CHECK(storage.create_thread(make_thread("t3")));
   }
