@@ -21,7 +21,7 @@ void add_meta_routes(Router& router, Services& services) {
         send_json(res, 200,
                   {{"version", services.version},
                    {"server", "langgraph-server"},
-                   {"flags", {{"assistants", true}, {"crons", false}, {"langsmith", false}}}});
+                   {"flags", {{"assistants", true}, {"crons", true}, {"langsmith", false}}}});
       },
       Access::open);
 }

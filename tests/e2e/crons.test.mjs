@@ -126,6 +126,12 @@ after(async () => {
 });
 
 describe('creating crons', () => {
+  test('GET /info says crons are available, as LangGraph does where they are (Studio shows them then)', T, async () => {
+    const info = await request(`${server.url}/info`);
+    assert.equal(info.status, 200);
+    assert.equal(info.json.flags.crons, true);
+  });
+
   test('on a thread: the Cron shape, the creator as user_id, the owner stamped into metadata', T, async () => {
     const thread = await user1().threads.create();
     const before = Date.now();
