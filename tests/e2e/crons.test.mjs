@@ -126,7 +126,7 @@ after(async () => {
 });
 
 describe('creating crons', () => {
-  test('GET /info says crons are available, as LangGraph does where they are (Studio shows them then)', T, async () => {
+  test('GET /info says crons are available, as LangGraph does where they are', T, async () => {
     const info = await request(`${server.url}/info`);
     assert.equal(info.status, 200);
     assert.equal(info.json.flags.crons, true);
