@@ -1410,15 +1410,6 @@ struct SqliteStorage::Impl {
         if (queue.empty()) return;  // stopping, nothing left
         incoming.swap(queue);
       }
-      if (log_unsynced) {  // queued before the failure was known
-        const auto error = std::make_exception_ptr(StorageUnavailable(kUnsyncedLog));
-        for (Job* job : incoming) {
-          job->error = error;
-          job->finish();
-        }
-        incoming.clear();
-        continue;
-      }
       for (Job* job : incoming) execute(job);
       incoming.clear();
       if (uncommitted.empty()) continue;
@@ -1435,10 +1426,13 @@ struct SqliteStorage::Impl {
         synced_jobs += uncommitted.size();
       } else {
         // Committed but maybe not on disk: the callers are told it failed, and nothing more is
-        // written (see above).
+        // written (see above): submit() refuses from now on, and what it queued meanwhile is
+        // refused with this batch.
         {
-          std::lock_guard lock(mutex);  // submit() checks it under the lock
+          std::lock_guard lock(mutex);
           log_unsynced = true;
+          uncommitted.insert(uncommitted.end(), queue.begin(), queue.end());
+          queue.clear();
         }
         log::error("SQLite: {}-wal could not be synced to disk: every write is refused from now on; "
                    "check the disk, then restart the server",

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@langchain/langgraph-sdk';
-import { BUILD_DIR, cleanupTempDirs, fixture, startServer, tempConfig, TOKENS, waitFor } from './harness.mjs';
+import { BUILD_DIR, cleanupTempDirs, fixture, request, startServer, tempConfig, TOKENS, waitFor } from './harness.mjs';
 
 const T = { timeout: 60_000 };
 const say = (content) => ({ messages: [{ role: 'user', content }] });
@@ -181,7 +181,7 @@ describe('persistence on the default SQLite database', () => {
     let server = await startServer({ config, env, args: ['--workers', '1'] });
     let c = client(server, TOKENS.user1);
     const kept = await c.threads.create({ metadata: { n: 1 } });
-    const ok = async (query = '') => (await fetch(`${server.url}/ok${query}`)).status;
+    const ok = async (query = '') => (await request(`${server.url}/ok${query}`)).status;
     assert.equal(await ok('?check_db=1'), 200);
     assert.equal(await ok('?check_db=2'), 422);
     // The only run worker is busy for a moment, and a run waits in the queue meanwhile.
