@@ -45,6 +45,13 @@ void sort_by(std::vector<T>& items, bool descending, Key key) {
   });
 }
 
+// A list's order: by the field, then by the id, both in the list's direction (as the SQL
+// back-ends sort, an index read forwards or backwards).
+template <typename T, typename Field, typename Id>
+void sort_list(std::vector<T>& items, bool descending, Field field, Id id) {
+  sort_by(items, descending, [&](const T& item) { return std::pair<std::string, std::string>(field(item), id(item)); });
+}
+
 }  // namespace
 
 void MemoryStorage::put_assistant(const Assistant& assistant) {
@@ -88,13 +95,13 @@ Page<Assistant> MemoryStorage::search_assistants(const AssistantQuery& q) {
       matches.push_back(a);
     }
   }
-  sort_by(matches, q.descending, [&](const Assistant& a) -> std::string {
+  sort_list(matches, q.descending, [&](const Assistant& a) -> std::string {
     if (q.sort_by == "assistant_id") return a.assistant_id;
     if (q.sort_by == "graph_id") return a.graph_id;
     if (q.sort_by == "name") return a.name;
     if (q.sort_by == "updated_at") return a.updated_at;
     return a.created_at;
-  });
+  }, [](const Assistant& a) { return a.assistant_id; });
   return paginate(std::move(matches), q.offset, q.limit);
 }
 
@@ -143,12 +150,12 @@ std::vector<Thread> MemoryStorage::matching_threads(const ThreadQuery& q) {
 
 ThreadPage MemoryStorage::search_threads(const ThreadQuery& q) {
   std::vector<Thread> matches = matching_threads(q);
-  sort_by(matches, q.descending, [&](const Thread& t) -> std::string {
+  sort_list(matches, q.descending, [&](const Thread& t) -> std::string {
     if (q.sort_by == "thread_id") return t.thread_id;
     if (q.sort_by == "status") return t.status;
     if (q.sort_by == "updated_at") return t.updated_at;
     return t.created_at;
-  });
+  }, [](const Thread& t) { return t.thread_id; });
   auto page = paginate(std::move(matches), q.offset, q.limit);
   return {std::move(page.items), page.total > static_cast<size_t>(std::max(q.offset, 0)) + std::max(q.limit, 0)};
 }
@@ -182,7 +189,7 @@ Page<Run> MemoryStorage::list_runs(const RunQuery& q) {
     for (const auto& [id, r] : runs_)
       if (r.thread_id == q.thread_id && (!q.status || r.status == *q.status)) matches.push_back(r);
   }
-  sort_by(matches, /*descending=*/true, [](const Run& r) { return r.created_at; });
+  sort_list(matches, /*descending=*/true, [](const Run& r) { return r.created_at; }, [](const Run& r) { return r.run_id; });
   return paginate(std::move(matches), q.offset, q.limit);
 }
 
@@ -372,7 +379,7 @@ Page<Cron> MemoryStorage::search_crons(const CronQuery& q) {
       matches.push_back(c);
     }
   }
-  sort_by(matches, q.descending, [&](const Cron& c) -> std::string {
+  sort_list(matches, q.descending, [&](const Cron& c) -> std::string {
     if (q.sort_by == "cron_id") return c.cron_id;
     if (q.sort_by == "assistant_id") return c.assistant_id;
     if (q.sort_by == "thread_id") return c.thread_id;
@@ -380,7 +387,7 @@ Page<Cron> MemoryStorage::search_crons(const CronQuery& q) {
     if (q.sort_by == "end_time") return c.end_time;
     if (q.sort_by == "updated_at") return c.updated_at;
     return c.created_at;
-  });
+  }, [](const Cron& c) { return c.cron_id; });
   return paginate(std::move(matches), q.offset, q.limit);
 }
 

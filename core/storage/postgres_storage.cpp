@@ -821,7 +821,7 @@ struct PostgresStorage::Impl {
                const std::string& sort, const std::string& tie, bool descending, int offset, int limit,
                bool selective_filter, bool counted, Decode decode) {
     const std::string direction = descending ? " DESC" : " ASC";
-    const std::string ties = tie != sort ? ", " + tie + " ASC" : "";
+    const std::string ties = tie != sort ? ", " + tie + direction : "";
     const int64_t rows = std::max(limit, 0) + (counted ? int64_t{0} : int64_t{1});
     const std::string bounds = " LIMIT " + params.integer(rows) + " OFFSET " + params.integer(std::max(offset, 0));
     const std::string select = std::string("SELECT ") + columns + " FROM " + table + " WHERE " + where;
@@ -843,7 +843,7 @@ struct PostgresStorage::Impl {
                         params.integer(static_cast<int64_t>(kSortMatchesBelow)) + ") AS enough";
       sql = "WITH matches AS (" + matches + ") SELECT page.*, matches.total FROM matches LEFT JOIN LATERAL (" +
             branches + ") AS page ON true ORDER BY page." + sort + direction +
-            (ties.empty() ? "" : ", page." + tie + " ASC");
+            (ties.empty() ? "" : ", page." + tie + direction);
     }
     return autocommit([&](Connection& conn) {
       Result result = conn.exec(sql, params.values());

@@ -38,8 +38,11 @@ constexpr int kApplicationId = 0x4c475356;  // "LGSV" in the file header: a lang
 // Records keep their JSON fields as text. thread_metadata holds every top-level scalar of a
 // thread's metadata as (key, value as canonical JSON text, created_at, thread_id, thread = the
 // thread's row id): searches on a metadata equality read one range of its primary key, already in
-// search order, and reach the thread by row id. New threads get increasing row ids, so the
-// by-thread index grows at its end. Store items keep their namespace as an encoded blob
+// search order, and reach the thread by row id. Its rows are a function of the thread's stored
+// metadata, which finds them again when the thread changes or goes. Lists sort by the field,
+// then the id, in one direction: indexes are ascending, so new rows go at their end (SQLite
+// rewrites several pages where an index grows at its start), and a descending page is the index
+// read backwards. Store items keep their namespace as an encoded blob
 // (encode_path) whose byte order is the namespaces' order and in which a namespace prefix is a
 // byte prefix, so that a prefix search is a range.
 constexpr const char* kMigrations[] = {
@@ -164,6 +167,27 @@ CREATE INDEX crons_by_thread ON crons (thread_id);
 CREATE INDEX crons_by_assistant ON crons (assistant_id);
 CREATE INDEX crons_by_created ON crons (created_at DESC, cron_id);
 )sql",
+    R"sql(
+DROP INDEX threads_by_created;
+DROP INDEX threads_by_updated;
+CREATE INDEX threads_by_created ON threads (created_at, thread_id);
+CREATE INDEX threads_by_updated ON threads (updated_at, thread_id);
+CREATE TABLE thread_metadata_ascending (
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  thread INTEGER NOT NULL,
+  PRIMARY KEY (key, value, created_at, thread_id)
+) WITHOUT ROWID;
+INSERT INTO thread_metadata_ascending SELECT key, value, created_at, thread_id, thread FROM thread_metadata;
+DROP TABLE thread_metadata;
+ALTER TABLE thread_metadata_ascending RENAME TO thread_metadata;
+DROP INDEX runs_by_thread;
+CREATE INDEX runs_by_thread ON runs (thread_id, created_at, run_id);
+DROP INDEX crons_by_created;
+CREATE INDEX crons_by_created ON crons (created_at, cron_id);
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStorage::kSchemaVersion);
 
@@ -234,8 +258,10 @@ bool index_text_is_exact(const json& value) {
 
 using IndexRows = std::vector<std::pair<std::string, std::string>>;
 
-IndexRows metadata_index(const json& metadata) {
+// The thread_metadata rows of a thread whose metadata is stored as `text`.
+IndexRows metadata_index(std::string_view text) {
   IndexRows rows;
+  const json metadata = from_text(text, nullptr);
   if (!metadata.is_object()) return rows;
   for (const auto& [key, value] : metadata.items())
     if (auto text = index_text(value)) rows.emplace_back(key, std::move(*text));
@@ -911,7 +937,7 @@ struct ThreadRow {
         values(to_text(t.values)),
         interrupts(to_text(t.interrupts)),
         error(to_text(t.error)),
-        index(metadata_index(t.metadata)) {}
+        index(metadata_index(metadata)) {}
 };
 
 void insert_thread_index(Conn& c, int64_t row, const std::string& thread_id, const std::string& created_at,
@@ -919,6 +945,13 @@ void insert_thread_index(Conn& c, int64_t row, const std::string& thread_id, con
   for (const auto& [key, value] : index) {
     Query q(c, "INSERT OR REPLACE INTO thread_metadata (key, value, created_at, thread_id, thread) VALUES (?, ?, ?, ?, ?)");
     q.bind_ref(key).bind_ref(value).bind_ref(created_at).bind_ref(thread_id).bind(row).run();
+  }
+}
+
+void delete_thread_index(Conn& c, const std::string& thread_id, const std::string& created_at, const IndexRows& index) {
+  for (const auto& [key, value] : index) {
+    Query q(c, "DELETE FROM thread_metadata WHERE key = ? AND value = ? AND created_at = ? AND thread_id = ?");
+    q.bind_ref(key).bind_ref(value).bind_ref(created_at).bind_ref(thread_id).run();
   }
 }
 
@@ -1085,7 +1118,6 @@ ThreadSearch plan_thread_search(const ThreadQuery& q) {
   for (size_t i = 0; i < thread.parts.size(); ++i) s.where.parts.push_back(thread.parts[i]);
   for (auto& p : thread.params) s.where.params.push_back(std::move(p));
 
-  // Ties keep thread_id order, as a stable sort of the threads by id does.
   const std::string id = s.side ? "m.thread_id" : "t.thread_id";
   const std::string direction = q.descending ? " DESC" : " ASC";
   if (q.sort_by == "thread_id") {
@@ -1094,7 +1126,7 @@ ThreadSearch plan_thread_search(const ThreadQuery& q) {
     std::string key = s.side ? "m.created_at" : "t.created_at";
     if (q.sort_by == "status") key = "t.status";
     if (q.sort_by == "updated_at") key = "t.updated_at";
-    s.order = " ORDER BY " + key + direction + ", " + id + " ASC";
+    s.order = " ORDER BY " + key + direction + ", " + id + direction;
   }
   return s;
 }
@@ -1667,7 +1699,7 @@ Page<Assistant> SqliteStorage::search_assistants(const AssistantQuery& q) {
   if (q.sort_by == "assistant_id" || q.sort_by == "graph_id" || q.sort_by == "name" || q.sort_by == "updated_at")
     key = q.sort_by;
   std::string order = " ORDER BY " + key + (q.descending ? " DESC" : " ASC");
-  if (key != "assistant_id") order += ", assistant_id ASC";
+  if (key != "assistant_id") order += std::string(", assistant_id") + (q.descending ? " DESC" : " ASC");
   return impl_->read_snapshot([&](Conn& c) {
     return counted_page<Assistant>(c, kAssistantColumns, "assistants", where, order, q.limit, q.offset, read_assistant);
   });
@@ -1735,7 +1767,7 @@ bool SqliteStorage::update_thread(const std::string& thread_id, const std::funct
         .bind(row_id)
         .run();
     if (row.metadata != old_metadata || thread.created_at != old_created_at) {
-      Query(c, "DELETE FROM thread_metadata WHERE thread = ?").bind(row_id).run();
+      delete_thread_index(c, thread_id, old_created_at, metadata_index(old_metadata));
       insert_thread_index(c, row_id, thread_id, thread.created_at, row.index);
     }
     return true;
@@ -1744,15 +1776,16 @@ bool SqliteStorage::update_thread(const std::string& thread_id, const std::funct
 
 bool SqliteStorage::delete_thread(const std::string& thread_id) {
   return impl_->write([&](Conn& c) {
-    int64_t row_id = 0;
+    std::string metadata, created_at;
     {
-      Query q(c, "DELETE FROM threads WHERE thread_id = ? RETURNING id");
+      Query q(c, "DELETE FROM threads WHERE thread_id = ? RETURNING metadata, created_at");
       q.bind(thread_id);
       if (!q.step()) return false;
-      row_id = q.integer(0);
+      metadata = q.string(0);
+      created_at = q.string(1);
       q.run();
     }
-    Query(c, "DELETE FROM thread_metadata WHERE thread = ?").bind(row_id).run();
+    delete_thread_index(c, thread_id, created_at, metadata_index(metadata));
     Query(c, "DELETE FROM runs WHERE thread_id = ?").bind(thread_id).run();
     Query(c, "DELETE FROM checkpoints WHERE thread_id = ?").bind(thread_id).run();
     Query(c, "DELETE FROM crons WHERE thread_id = ?").bind(thread_id).run();
@@ -1847,7 +1880,7 @@ Page<Run> SqliteStorage::list_runs(const RunQuery& q) {
   where.add("thread_id = ?", Param::of_text(q.thread_id));
   if (q.status) where.add("status = ?", Param::of_text(*q.status));
   return impl_->read_snapshot([&](Conn& c) {
-    return counted_page<Run>(c, kRunColumns, "runs", where, " ORDER BY created_at DESC, run_id ASC", q.limit, q.offset,
+    return counted_page<Run>(c, kRunColumns, "runs", where, " ORDER BY created_at DESC, run_id DESC", q.limit, q.offset,
                              read_run);
   });
 }
@@ -2173,7 +2206,7 @@ Page<Cron> SqliteStorage::search_crons(const CronQuery& q) {
   for (const char* column : {"cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "updated_at"})
     if (q.sort_by == column) key = column;
   std::string order = " ORDER BY " + key + (q.descending ? " DESC" : " ASC");
-  if (key != "cron_id") order += ", cron_id ASC";
+  if (key != "cron_id") order += std::string(", cron_id") + (q.descending ? " DESC" : " ASC");
   return impl_->read_snapshot([&](Conn& c) {
     return counted_page<Cron>(c, kCronColumns, "crons", where, order, q.limit, q.offset, read_cron);
   });

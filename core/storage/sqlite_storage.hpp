@@ -20,7 +20,7 @@ namespace lgs {
 class SqliteStorage final : public Storage {
  public:
   // The schema version this build creates and migrates to (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Creates the file (and its folder) when missing, locks it to this object and migrates its
   // schema. Throws StartupError naming the file when that fails, when another live server holds

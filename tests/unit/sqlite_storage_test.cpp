@@ -401,6 +401,10 @@ TEST_SUITE("storage.sqlite") {
     CHECK(s.count_threads(q) == 20);
     CHECK(page.more);
     CHECK(ids_of(page).front() == "t01907");
+    q.descending = false;  // the same range, read the other way
+    CHECK(plan_of(q).find("TEMP B-TREE") == std::string::npos);
+    CHECK(ids_of(s.search_threads(q)).front() == "t00007");
+    q.descending = true;
 
     q.auth_filter = {{"$and", {{{"owner", {{"$eq", "user-7"}}}}, {{"tags", {{"$contains", "odd"}}}}}}};
     plan_of(q);
@@ -417,6 +421,62 @@ TEST_SUITE("storage.sqlite") {
     q.sort_by = "updated_at";
     plan_of(q);
     CHECK(s.count_threads(q) == 20);
+  }
+
+  TEST_CASE("lists without a filter are read from an index in either direction, never sorted") {
+    TempDir dir;
+    SqliteStorage s(dir.path / "db.sqlite");
+    ThreadQuery q;
+    for (const char* sort : {"created_at", "updated_at"})
+      for (bool descending : {true, false}) {
+        q.sort_by = sort;
+        q.descending = descending;
+        const std::string plan = s.search_threads_plan(q);
+        INFO(sort << (descending ? " desc: " : " asc: ") << plan);
+        CHECK(plan.find(std::string("USING INDEX threads_by_") + (sort[0] == 'c' ? "created" : "updated")) !=
+              std::string::npos);
+        CHECK(plan.find("TEMP B-TREE") == std::string::npos);
+      }
+  }
+
+  TEST_CASE("a database of schema version 2 (descending indexes, a by-thread index) is migrated and keeps working") {
+    TempDir dir;
+    const auto file = dir.path / "v2.sqlite";
+    {
+      SqliteStorage s(file);
+      for (int i = 0; i < 6; ++i)
+        REQUIRE(s.create_thread(make_thread(fmt::format("t{}", i), fmt::format("2024-01-01T00:00:0{}.000000+00:00", i),
+                                            {{"owner", i % 2 ? "alice" : "bob"}, {"n", i}})));
+    }
+    // Back to version 2's schema, as that version left it.
+    raw_sql(file, R"sql(
+      DROP INDEX threads_by_created; DROP INDEX threads_by_updated;
+      CREATE INDEX threads_by_created ON threads (created_at DESC, thread_id);
+      CREATE INDEX threads_by_updated ON threads (updated_at DESC, thread_id);
+      CREATE TABLE old_metadata (key TEXT NOT NULL, value TEXT NOT NULL, created_at TEXT NOT NULL,
+        thread_id TEXT NOT NULL, thread INTEGER NOT NULL, PRIMARY KEY (key, value, created_at DESC, thread_id))
+        WITHOUT ROWID;
+      INSERT INTO old_metadata SELECT * FROM thread_metadata;
+      DROP TABLE thread_metadata; ALTER TABLE old_metadata RENAME TO thread_metadata;
+      CREATE INDEX thread_metadata_by_thread ON thread_metadata (thread);
+      DROP INDEX runs_by_thread; CREATE INDEX runs_by_thread ON runs (thread_id, created_at DESC, run_id);
+      DROP INDEX crons_by_created; CREATE INDEX crons_by_created ON crons (created_at DESC, cron_id);
+      PRAGMA user_version = 2;)sql");
+    SqliteStorage s(file);
+    CHECK(raw_integer(file, "PRAGMA user_version") == SqliteStorage::kSchemaVersion);
+    CHECK(raw_integer(file, "SELECT count(*) FROM sqlite_schema WHERE name = 'thread_metadata_by_thread'") == 0);
+    CHECK(raw_integer(file, "SELECT count(*) FROM thread_metadata") == 12);
+    ThreadQuery q;
+    q.auth_filter = {{"owner", "alice"}};
+    CHECK(ids_of(s.search_threads(q)) == std::vector<std::string>{"t5", "t3", "t1"});
+    CHECK(s.search_threads_plan(q).find("TEMP B-TREE") == std::string::npos);
+    // Changing and deleting threads finds their index rows without the by-thread index.
+    REQUIRE(s.update_thread("t3", [](Thread& t) { t.metadata = {{"owner", "bob"}}; }));
+    REQUIRE(s.delete_thread("t5"));
+    CHECK(ids_of(s.search_threads(q)) == std::vector<std::string>{"t1"});
+    q.auth_filter = {{"owner", "bob"}};
+    CHECK(ids_of(s.search_threads(q)) == std::vector<std::string>{"t4", "t3", "t2", "t0"});
+    CHECK(raw_integer(file, "SELECT count(*) FROM thread_metadata") == 9);  // t3 lost "n", t5 is gone
   }
 
   TEST_CASE("the same answers as MemoryStorage on random operations") {

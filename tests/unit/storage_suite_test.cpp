@@ -691,7 +691,7 @@ STORAGE_TEST(assistants_sort_paginate, "assistants: sort by every field both way
   expect_stored(s.get_assistant("asst-c"), page.items[0], "asst-c from search");
 }
 
-STORAGE_TEST(assistants_sort_ties, "assistants: ties in the sort field keep assistant_id order both ways, pages do not overlap") {
+STORAGE_TEST(assistants_sort_ties, "assistants: ties in the sort field follow assistant_id in the same direction, pages do not overlap") {
   Storage& s = backend.storage();
   // Put out of id order; most share a graph_id, pairs share created_at.
   const std::vector<std::tuple<std::string, std::string, int>> rows = {
@@ -713,17 +713,17 @@ STORAGE_TEST(assistants_sort_ties, "assistants: ties in the sort field keep assi
     return out;
   };
   CHECK(order("graph_id", false) == "abdefc");
-  CHECK(order("graph_id", true) == "cfabde");
+  CHECK(order("graph_id", true) == "cfedba");
   CHECK(order("name", false) == "abcdef");
-  CHECK(order("name", true) == "abcdef");
+  CHECK(order("name", true) == "fedcba");
   CHECK(order("created_at", false) == "bdaecf");
-  CHECK(order("created_at", true) == "cfaebd");
+  CHECK(order("created_at", true) == "fceadb");
   std::string pages;
   for (int offset = 0; offset < 6; offset += 2) pages += order("graph_id", true, 2, offset);
-  CHECK(pages == "cfabde");
+  CHECK(pages == "cfedba");
   pages.clear();
   for (int offset = 0; offset < 6; offset += 4) pages += order("name", true, 4, offset);
-  CHECK(pages == "abcdef");
+  CHECK(pages == "fedcba");
 }
 
 // =============================================================================================
@@ -1124,7 +1124,7 @@ STORAGE_TEST(threads_sort_paginate, "threads: sort by thread_id, status, created
   CHECK(s.count_threads(q) == 9);
 }
 
-STORAGE_TEST(threads_sort_ties, "threads: ties in the sort field keep thread_id order both ways, pages do not overlap") {
+STORAGE_TEST(threads_sort_ties, "threads: ties in the sort field follow thread_id in the same direction, pages do not overlap") {
   Storage& s = backend.storage();
   const std::vector<std::tuple<std::string, std::string, int, int>> rows = {
       {"t5", "idle", 2, 9}, {"t2", "busy", 1, 9}, {"t6", "idle", 3, 8}, {"t1", "idle", 2, 8},
@@ -1149,17 +1149,17 @@ STORAGE_TEST(threads_sort_ties, "threads: ties in the sort field keep thread_id 
   for (const json& auth : {json::object(), json{{"owner", "alice"}}}) {
     INFO("auth filter " << auth.dump());
     CHECK(order("status", false, auth) == "241356");
-    CHECK(order("status", true, auth) == "135624");
+    CHECK(order("status", true, auth) == "653142");
     CHECK(order("created_at", false, auth) == "241536");
-    CHECK(order("created_at", true, auth) == "361524");
+    CHECK(order("created_at", true, auth) == "635142");
     CHECK(order("updated_at", false, auth) == "341625");
-    CHECK(order("updated_at", true, auth) == "251634");
+    CHECK(order("updated_at", true, auth) == "526143");
     std::string pages;
     for (int offset = 0; offset < 6; offset += 4) pages += order("status", true, auth, 4, offset);
-    CHECK(pages == "135624");
+    CHECK(pages == "653142");
     pages.clear();
     for (int offset = 0; offset < 6; offset += 2) pages += order("created_at", true, auth, 2, offset);
-    CHECK(pages == "361524");
+    CHECK(pages == "635142");
   }
 }
 
@@ -1420,7 +1420,7 @@ STORAGE_TEST(runs_list_delete, "runs: list by thread and status, newest first, l
   CHECK(s.get_run("other").has_value());
 }
 
-STORAGE_TEST(runs_same_time, "runs: runs created at the same time list in run_id order") {
+STORAGE_TEST(runs_same_time, "runs: runs created at the same time list newest run_id first, as the list's order") {
   Storage& s = backend.storage();
   REQUIRE(s.create_thread(make_thread("t1")));
   for (const auto* id : {"r-c", "r-a", "r-d", "r-b"}) s.put_run(make_run(id, "t1", 5));
@@ -1428,10 +1428,10 @@ STORAGE_TEST(runs_same_time, "runs: runs created at the same time list in run_id
   s.put_run(make_run("r-z", "t1", 4));
   RunQuery q;
   q.thread_id = "t1";
-  CHECK(keys(s.list_runs(q).items) == "r-0,r-a,r-b,r-c,r-d,r-z");
+  CHECK(keys(s.list_runs(q).items) == "r-0,r-d,r-c,r-b,r-a,r-z");
   q.limit = 2;
   q.offset = 2;
-  CHECK(keys(s.list_runs(q).items) == "r-b,r-c");
+  CHECK(keys(s.list_runs(q).items) == "r-c,r-b");
 }
 
 STORAGE_TEST(runs_outlive_assistant, "runs: deleting the assistant a run used keeps the run") {
@@ -2581,8 +2581,8 @@ STORAGE_TEST(crons_search, "crons: search by assistant, thread, enabled, metadat
   CHECK(cron_ids(s, sorted) == "c5,c4,c3,c2,c1,c0");
   sorted.sort_by = "next_run_date";  // 1000 + (0, 1, 2, 3, 4, 5) * 7 % 6 = 0, 1, 2, 3, 4, 5 → c0 c1 ... reversed
   CHECK(cron_ids(s, sorted) == "c5,c4,c3,c2,c1,c0");
-  sorted.sort_by = "assistant_id";  // ties keep cron_id order
-  CHECK(cron_ids(s, sorted) == "c3,c4,c5,c0,c1,c2");
+  sorted.sort_by = "assistant_id";  // ties follow cron_id in the same direction
+  CHECK(cron_ids(s, sorted) == "c5,c4,c3,c2,c1,c0");
   sorted.descending = false;
   CHECK(cron_ids(s, sorted) == "c0,c1,c2,c3,c4,c5");
   sorted.sort_by = "thread_id";
