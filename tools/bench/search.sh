@@ -23,6 +23,8 @@
 #   BENCH_THREADS_SMALL [10000] BENCH_THREADS_LARGE [1000000]   threads in the database
 #                         (a quick run: BENCH_THREADS_LARGE=100000)
 #   BENCH_DURATION [10] BENCH_WARMUP [2]   seconds per wrk run, after a warm-up run
+#   BENCH_RUNS [3]        runs of each measurement (POST each on a fresh database); the tables show
+#                         the median run, the text the range
 #   BENCH_CONNECTIONS [16] BENCH_WRK_THREADS [2]   the concurrent runs (concurrency 1 uses -t1 -c1)
 #   BENCH_BACKENDS ["sqlite postgres"]   which databases
 #   BENCH_USER [42]       the user whose searches are measured (user-42)
@@ -51,11 +53,13 @@ BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 WRITERS=${BENCH_WRITERS:-64}
 PORT=${BENCH_PORT:-18500}
 WRITE_DOCS=${BENCH_DOCS:-1}
+RUNS=${BENCH_RUNS:-3}
 BUILD=${BENCH_BUILD_DIR:-build}
-for v in DURATION WARMUP CONNECTIONS WRK_THREADS SMALL LARGE USER_NO WRITERS PORT IDLE_WAIT; do
+for v in DURATION WARMUP CONNECTIONS WRK_THREADS SMALL LARGE USER_NO WRITERS PORT IDLE_WAIT RUNS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "search.sh: $v must be a whole number, got '${!v}'" >&2; exit 2; }
 done
-(( DURATION > 0 && CONNECTIONS > 0 && WRK_THREADS > 0 )) || { echo "search.sh: duration and concurrency must be > 0" >&2; exit 2; }
+(( DURATION > 0 && CONNECTIONS > 0 && WRK_THREADS > 0 && RUNS > 0 )) ||
+  { echo "search.sh: duration, concurrency and runs must be > 0" >&2; exit 2; }
 (( SMALL > USER_NO && LARGE >= SMALL )) ||
   { echo "search.sh: need BENCH_USER < BENCH_THREADS_SMALL <= BENCH_THREADS_LARGE" >&2; exit 2; }
 (( USER_NO < USERS )) || { echo "search.sh: BENCH_USER must be below $USERS" >&2; exit 2; }
@@ -172,15 +176,26 @@ sync_latency_ms() {
 field() { sed -n "s/.*[ ]$2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 failures() { echo $(( $(field "$1" non2xx) + $(field "$1" timeouts) + $(field "$1" read_errors) + $(field "$1" write_errors) + $(field "$1" connect_errors) )); }
 
-wrk_run() {  # wrk_run NAME THREADS CONNECTIONS SCRIPT PATH : warm-up, then the measured run; prints BENCH_RESULT
-  local name=$1 t=$2 c=$3 script=$4 path=$5 line
+wrk_run() {  # wrk_run NAME THREADS CONNECTIONS SCRIPT PATH [RUNS] : warm-up, then the measured runs;
+  # prints the median run's BENCH_RESULT (by requests/s) with its runs' range added: rps_min, rps_max
+  local name=$1 t=$2 c=$3 script=$4 path=$5 runs=${6:-$RUNS} i line lines=()
   if (( WARMUP > 0 )); then
     timeout $((WARMUP + 30)) wrk -t"$t" -c"$c" -d"${WARMUP}s" -s "$script" "$BASE$path" >"$OUT/$name.warmup.txt"
   fi
-  timeout $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --latency -s "$script" "$BASE$path" >"$OUT/$name.txt" ||
-    { echo "search.sh: wrk failed ($name)" >&2; exit 1; }
-  line=$(grep '^BENCH_RESULT' "$OUT/$name.txt") || { echo "search.sh: no result from wrk ($name)" >&2; exit 1; }
-  echo "$line"
+  for (( i = 1; i <= runs; i++ )); do
+    timeout $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --latency -s "$script" "$BASE$path" >"$OUT/$name.$i.txt" ||
+      { echo "search.sh: wrk failed ($name)" >&2; exit 1; }
+    line=$(grep '^BENCH_RESULT' "$OUT/$name.$i.txt") || { echo "search.sh: no result from wrk ($name)" >&2; exit 1; }
+    lines+=("$line")
+  done
+  printf '%s\n' "${lines[@]}" | median_run
+}
+
+median_run() {  # BENCH_RESULT lines on stdin -> the median one by rps, with rps_min= rps_max= of them all
+  awk '{ match($0, / rps=[0-9.]+/); r = substr($0, RSTART + 5, RLENGTH - 5) + 0; rps[NR] = r; line[NR] = $0 }
+    END { n = NR; for (i = 1; i <= n; i++) order[i] = i
+          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (rps[order[j]] < rps[order[i]]) { k = order[i]; order[i] = order[j]; order[j] = k }
+          printf "%s rps_min=%.1f rps_max=%.1f\n", line[order[int((n + 1) / 2)]], rps[order[1]], rps[order[n]] }'
 }
 
 created_at() {  # what tools/bench/load_threads.cpp stores as thread N's created_at
@@ -228,31 +243,46 @@ measure_search() {  # measure_search BACKEND SIZE
   printf '  concurrency 1: %s\n  concurrency %s: %s\n' "${R[$key.c1]#BENCH_RESULT }" "$CONNECTIONS" "${R[$key.c16]#BENCH_RESULT }"
 }
 
-measure_create() {  # measure_create BACKEND URI : durable POST /threads, then SIGKILL and count
-  local backend=$1 uri=$2 line warm acked stored first
-  start_server "$backend.create" "$uri"
-  first=$(curl -sS --fail --max-time 10 -X POST -H "Authorization: Bearer user-0" -H "Content-Type: application/json" \
-    -d '{}' "$BASE/threads") || { echo "search.sh: POST /threads failed" >&2; exit 1; }
-  grep -q '"owner":"user-0"' <<<"$first" || { echo "search.sh: POST /threads did not stamp the owner: $first" >&2; exit 1; }
-  sync  # nothing of earlier work left to write back
-  wait_idle
-  SYNC_MS[$backend]=$(sync_latency_ms)
-  echo "  the disk makes a 4 KiB write durable in ${SYNC_MS[$backend]} ms"
+measure_create() {  # measure_create BACKEND URI_PATTERN : RUNS times, on a fresh database (the pattern's
+  # %d is the run): durable POST /threads, then SIGKILL and count
+  local backend=$1 pattern=$2 uri name line warm acked stored first i lines=() kept=0 lost=""
   export BENCH_USERS=$USERS
-  line=$(wrk_run "$backend.create.c$CONNECTIONS" "$WRK_THREADS" "$CONNECTIONS" tools/bench/create_threads.lua /threads)
-  POST[$backend]=$line
-  printf '  concurrency %s: %s\n' "$CONNECTIONS" "${line#BENCH_RESULT }"
-  # Every acknowledged creation (2xx answered to wrk, warm-up included) must survive a SIGKILL.
-  warm=$(grep '^BENCH_RESULT' "$OUT/$backend.create.c$CONNECTIONS.warmup.txt" 2>/dev/null || echo "requests=0 non2xx=0")
-  acked=$(( 1 + $(field " $line" requests) - $(field " $line" non2xx) + $(field " $warm" requests) - $(field " $warm" non2xx) ))
-  stop_server KILL
-  stored=$("$LOADER" --database-uri "$uri" --count | sed -n 's/^BENCH_COUNT threads=//p')
-  if [[ -n $stored ]] && (( stored >= acked )); then
-    DURABLE[$backend]="kept all $acked acknowledged threads ($stored stored)"
+  for (( i = 1; i <= RUNS; i++ )); do
+    # shellcheck disable=SC2059  # the pattern is ours
+    uri=$(printf "$pattern" "$i")
+    name=$backend.create.c$CONNECTIONS.run$i
+    start_server "$name" "$uri"
+    first=$(curl -sS --fail --max-time 10 -X POST -H "Authorization: Bearer user-0" -H "Content-Type: application/json" \
+      -d '{}' "$BASE/threads") || { echo "search.sh: POST /threads failed" >&2; exit 1; }
+    grep -q '"owner":"user-0"' <<<"$first" || { echo "search.sh: POST /threads did not stamp the owner: $first" >&2; exit 1; }
+    sync  # nothing of earlier work left to write back
+    wait_idle
+    if (( i == 1 )); then
+      SYNC_MS[$backend]=$(sync_latency_ms)
+      echo "  the disk makes a 4 KiB write durable in ${SYNC_MS[$backend]} ms"
+    fi
+    line=$(wrk_run "$name" "$WRK_THREADS" "$CONNECTIONS" tools/bench/create_threads.lua /threads 1)
+    lines+=("$line")
+    # Every acknowledged creation (2xx answered to wrk, warm-up included) must survive a SIGKILL.
+    warm=$(grep '^BENCH_RESULT' "$OUT/$name.warmup.txt" 2>/dev/null || echo "requests=0 non2xx=0")
+    acked=$(( 1 + $(field " $line" requests) - $(field " $line" non2xx) + $(field " $warm" requests) - $(field " $warm" non2xx) ))
+    stop_server KILL
+    stored=$("$LOADER" --database-uri "$uri" --count | sed -n 's/^BENCH_COUNT threads=//p')
+    if [[ -n $stored ]] && (( stored >= acked )); then
+      kept=$(( kept + acked ))
+    else
+      lost+="${lost:+; }run $i: $acked acknowledged, ${stored:-?} stored"
+    fi
+    printf '  run %s, concurrency %s: %s; after SIGKILL %s of %s acknowledged threads stored\n' "$i" "$CONNECTIONS" \
+      "$(sed "s/^BENCH_RESULT //; s/ rps_min=.*//" <<<"$line")" "${stored:-?}" "$acked"
+  done
+  POST[$backend]=$(printf '%s\n' "${lines[@]}" | sed 's/ rps_min=.*//' | median_run)
+  if [[ -z $lost ]]; then
+    DURABLE[$backend]="kept all $kept acknowledged threads of $RUNS runs"
   else
-    DURABLE[$backend]="LOST threads: $acked acknowledged, ${stored:-?} stored"
+    DURABLE[$backend]="LOST threads ($lost)"
   fi
-  echo "  after SIGKILL: ${DURABLE[$backend]}"
+  echo "  median: ${POST[$backend]#BENCH_RESULT }; ${DURABLE[$backend]}"
 }
 
 bench_backend() {  # bench_backend BACKEND SEARCH_URI CREATE_URI
@@ -292,7 +322,7 @@ echo "Persistence benchmark: $SMALL then $LARGE threads of $USERS users; databas
 for backend in $BACKENDS; do
   case $backend in
     sqlite)
-      bench_backend sqlite "sqlite:$WORK/search.sqlite" "sqlite:$WORK/create.sqlite"
+      bench_backend sqlite "sqlite:$WORK/search.sqlite" "sqlite:$WORK/create-%d.sqlite"
       ;;
     postgres)
       [[ -x tools/pg-test-server.sh ]] || { echo "search.sh: tools/pg-test-server.sh is missing" >&2; exit 1; }
@@ -302,8 +332,9 @@ for backend in $BACKENDS; do
       PG_DIR=$LANGGRAPH_TEST_POSTGRES_DIR
       PG_ADMIN=$LANGGRAPH_TEST_POSTGRES_URI
       PG_SEARCH_URI=${PG_ADMIN%/*}/bench_search
-      psql -q -X "$PG_ADMIN" -c 'CREATE DATABASE bench_search' -c 'CREATE DATABASE bench_create' >/dev/null
-      bench_backend postgres "$PG_SEARCH_URI" "${PG_ADMIN%/*}/bench_create"
+      psql -q -X "$PG_ADMIN" -c 'CREATE DATABASE bench_search' >/dev/null
+      for (( i = 1; i <= RUNS; i++ )); do psql -q -X "$PG_ADMIN" -c "CREATE DATABASE bench_create_$i" >/dev/null; done
+      bench_backend postgres "$PG_SEARCH_URI" "${PG_ADMIN%/*}/bench_create_%d"
       ;;
   esac
 done
@@ -314,6 +345,7 @@ num() { awk -v n="$1" 'BEGIN{printf "%.0f", n}' | sed ':a;s/\B[0-9]\{3\}\>/,&/;t
 label() { case $1 in sqlite) echo SQLite ;; postgres) echo PostgreSQL ;; esac; }
 owned() { echo $(( ($1 - 1 - USER_NO) / USERS + 1 )); }
 with_failures() { local f; f=$(failures "$1"); (( f > 0 )) && echo " ($f failed)"; true; }
+range() { echo "$(num "$(field "$1" rps_min)")–$(num "$(field "$1" rps_max)")"; }
 
 TABLE=$OUT/table.md
 {
@@ -332,13 +364,13 @@ TABLE=$OUT/table.md
 
 POST_TABLE=$OUT/post.md
 {
-  echo "| database | durable POST /threads/s, c=$CONNECTIONS | p50 | p99 | disk: one durable 4 KiB write | after SIGKILL |"
-  echo "|---|---:|---:|---:|---:|---|"
+  echo "| database | durable POST /threads/s, c=$CONNECTIONS | $RUNS runs | p50 | p99 | disk: one durable 4 KiB write | after SIGKILL |"
+  echo "|---|---:|---:|---:|---:|---:|---|"
   for backend in $BACKENDS; do
     line=${POST[$backend]}
-    printf '| %s | %s%s | %s | %s | %s ms | %s |\n' "$(label "$backend")" "$(num "$(field "$line" rps)")" \
-      "$(with_failures "$line")" "$(ms "$(field "$line" p50_us)")" "$(ms "$(field "$line" p99_us)")" "${SYNC_MS[$backend]}" \
-      "${DURABLE[$backend]}"
+    printf '| %s | %s%s | %s | %s | %s | %s ms | %s |\n' "$(label "$backend")" "$(num "$(field "$line" rps)")" \
+      "$(with_failures "$line")" "$(range "$line")" "$(ms "$(field "$line" p50_us)")" "$(ms "$(field "$line" p99_us)")" \
+      "${SYNC_MS[$backend]}" "${DURABLE[$backend]}"
   done
 } >"$POST_TABLE"
 
@@ -360,7 +392,8 @@ TARGETS=$OUT/targets.md
     rps=$(field "${POST[sqlite]}" rps)
     ceiling=$(awk -v c="$CONNECTIONS" -v ms="${SYNC_MS[sqlite]}" 'BEGIN{printf "%.0f", (ms > 0 ? c * 1000 / ms : 0)}')
     echo "- SQLite, durable POST /threads over 20,000 requests/s at concurrency $CONNECTIONS:" \
-      "**$(verdict "$rps > 20000")** ($(num "$rps")/s; ${DURABLE[sqlite]} after SIGKILL). With $CONNECTIONS requests" \
+      "**$(verdict "$rps > 20000")** ($(num "$rps")/s, the median of $RUNS runs from $(range "${POST[sqlite]}")/s;" \
+      "${DURABLE[sqlite]} after SIGKILL). With $CONNECTIONS requests" \
       "in flight, at most $CONNECTIONS share a sync of the log, and each sync waits for the disk to make its write" \
       "durable (about ${SYNC_MS[sqlite]} ms on this disk just before the run): the disk alone would allow roughly" \
       "$(num "$ceiling") requests/s. When that is far above the result, the limit is CPU: the request path" \
@@ -448,7 +481,9 @@ SECTION=$OUT/section.md
   echo "  it answers exactly that user's newest threads, newest first, and \`POST /threads/count\` counts all of them."
   echo "- \`wrk --latency\` on 127.0.0.1, keep-alive: \`-t1 -c1\` for the latency at concurrency 1, \`-t$WRK_THREADS"
   echo "  -c$CONNECTIONS\` for the throughput; ${DURATION}s each after a ${WARMUP}s warm-up, on a freshly started server."
-  echo "- \`POST /threads\` with body \`{}\` on a fresh database, each request with the next of the"
+  echo "  Each figure is from the median of $RUNS runs (by requests/s): the machine's neighbours make single"
+  echo "  runs vary by up to ±20%."
+  echo "- \`POST /threads\` with body \`{}\`, $RUNS times, each on a fresh database, each request with the next of the"
   echo "  $(num "$USERS") users' tokens (\`tools/bench/create_threads.lua\`), measured first, before the"
   echo "  loads: measured right after the 1,000,000-thread load, the syncs wait behind its write-back"
   echo "  (a p99 of 116 ms instead of 8 ms on this machine). Afterwards the server is killed"
