@@ -256,6 +256,12 @@ bool index_text_is_exact(const json& value) {
   return value.is_null() || value.is_boolean() || (value.is_string() && valid_utf8(value.get_ref<const std::string&>()));
 }
 
+// A list's ORDER BY: the field, then the id, in one direction (an ascending index read either way).
+std::string list_order(const std::string& field, const std::string& id, bool descending) {
+  const std::string direction = descending ? " DESC" : " ASC";
+  return " ORDER BY " + field + direction + (field == id ? "" : ", " + id + direction);
+}
+
 using IndexRows = std::vector<std::pair<std::string, std::string>>;
 
 // The thread_metadata rows of a thread whose metadata is stored as `text`.
@@ -929,15 +935,13 @@ Thread read_thread(Query& q) {
 // A thread's columns as text, made by the caller before its write is queued.
 struct ThreadRow {
   std::string metadata, config, values, interrupts, error;
-  IndexRows index;
 
   explicit ThreadRow(const Thread& t)
       : metadata(to_text(t.metadata)),
         config(to_text(t.config)),
         values(to_text(t.values)),
         interrupts(to_text(t.interrupts)),
-        error(to_text(t.error)),
-        index(metadata_index(metadata)) {}
+        error(to_text(t.error)) {}
 };
 
 void insert_thread_index(Conn& c, int64_t row, const std::string& thread_id, const std::string& created_at,
@@ -1119,15 +1123,11 @@ ThreadSearch plan_thread_search(const ThreadQuery& q) {
   for (auto& p : thread.params) s.where.params.push_back(std::move(p));
 
   const std::string id = s.side ? "m.thread_id" : "t.thread_id";
-  const std::string direction = q.descending ? " DESC" : " ASC";
-  if (q.sort_by == "thread_id") {
-    s.order = " ORDER BY " + id + direction;
-  } else {
-    std::string key = s.side ? "m.created_at" : "t.created_at";
-    if (q.sort_by == "status") key = "t.status";
-    if (q.sort_by == "updated_at") key = "t.updated_at";
-    s.order = " ORDER BY " + key + direction + ", " + id + direction;
-  }
+  std::string key = s.side ? "m.created_at" : "t.created_at";
+  if (q.sort_by == "thread_id") key = id;
+  if (q.sort_by == "status") key = "t.status";
+  if (q.sort_by == "updated_at") key = "t.updated_at";
+  s.order = list_order(key, id, q.descending);
   return s;
 }
 
@@ -1698,8 +1698,7 @@ Page<Assistant> SqliteStorage::search_assistants(const AssistantQuery& q) {
   std::string key = "created_at";
   if (q.sort_by == "assistant_id" || q.sort_by == "graph_id" || q.sort_by == "name" || q.sort_by == "updated_at")
     key = q.sort_by;
-  std::string order = " ORDER BY " + key + (q.descending ? " DESC" : " ASC");
-  if (key != "assistant_id") order += std::string(", assistant_id") + (q.descending ? " DESC" : " ASC");
+  const std::string order = list_order(key, "assistant_id", q.descending);
   return impl_->read_snapshot([&](Conn& c) {
     return counted_page<Assistant>(c, kAssistantColumns, "assistants", where, order, q.limit, q.offset, read_assistant);
   });
@@ -1710,6 +1709,7 @@ Page<Assistant> SqliteStorage::search_assistants(const AssistantQuery& q) {
 
 bool SqliteStorage::create_thread(const Thread& thread) {
   const ThreadRow row(thread);
+  const IndexRows index = metadata_index(row.metadata);
   return impl_->write([&](Conn& c) {
     Query insert(c,
                  "INSERT INTO threads (thread_id, created_at, updated_at, status, metadata, config, vals, interrupts, "
@@ -1725,7 +1725,7 @@ bool SqliteStorage::create_thread(const Thread& thread) {
         .bind_ref(row.error)
         .run();
     if (sqlite3_changes(c.db) == 0) return false;
-    insert_thread_index(c, sqlite3_last_insert_rowid(c.db), thread.thread_id, thread.created_at, row.index);
+    insert_thread_index(c, sqlite3_last_insert_rowid(c.db), thread.thread_id, thread.created_at, index);
     return true;
   });
 }
@@ -1768,7 +1768,7 @@ bool SqliteStorage::update_thread(const std::string& thread_id, const std::funct
         .run();
     if (row.metadata != old_metadata || thread.created_at != old_created_at) {
       delete_thread_index(c, thread_id, old_created_at, metadata_index(old_metadata));
-      insert_thread_index(c, row_id, thread_id, thread.created_at, row.index);
+      insert_thread_index(c, row_id, thread_id, thread.created_at, metadata_index(row.metadata));
     }
     return true;
   });
@@ -1880,8 +1880,8 @@ Page<Run> SqliteStorage::list_runs(const RunQuery& q) {
   where.add("thread_id = ?", Param::of_text(q.thread_id));
   if (q.status) where.add("status = ?", Param::of_text(*q.status));
   return impl_->read_snapshot([&](Conn& c) {
-    return counted_page<Run>(c, kRunColumns, "runs", where, " ORDER BY created_at DESC, run_id DESC", q.limit, q.offset,
-                             read_run);
+    return counted_page<Run>(c, kRunColumns, "runs", where, list_order("created_at", "run_id", true), q.limit,
+                             q.offset, read_run);
   });
 }
 
@@ -2205,8 +2205,7 @@ Page<Cron> SqliteStorage::search_crons(const CronQuery& q) {
   std::string key = "created_at";
   for (const char* column : {"cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "updated_at"})
     if (q.sort_by == column) key = column;
-  std::string order = " ORDER BY " + key + (q.descending ? " DESC" : " ASC");
-  if (key != "cron_id") order += std::string(", cron_id") + (q.descending ? " DESC" : " ASC");
+  const std::string order = list_order(key, "cron_id", q.descending);
   return impl_->read_snapshot([&](Conn& c) {
     return counted_page<Cron>(c, kCronColumns, "crons", where, order, q.limit, q.offset, read_cron);
   });

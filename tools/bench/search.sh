@@ -192,10 +192,10 @@ wrk_run() {  # wrk_run NAME THREADS CONNECTIONS SCRIPT PATH [RUNS] : warm-up, th
 }
 
 median_run() {  # BENCH_RESULT lines on stdin -> the median one by rps, with rps_min= rps_max= of them all
-  awk '{ match($0, / rps=[0-9.]+/); r = substr($0, RSTART + 5, RLENGTH - 5) + 0; rps[NR] = r; line[NR] = $0 }
-    END { n = NR; for (i = 1; i <= n; i++) order[i] = i
-          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (rps[order[j]] < rps[order[i]]) { k = order[i]; order[i] = order[j]; order[j] = k }
-          printf "%s rps_min=%.1f rps_max=%.1f\n", line[order[int((n + 1) / 2)]], rps[order[1]], rps[order[n]] }'
+  local sorted
+  sorted=$(sed -n 's/.* rps=\([0-9.]*\).*/\1 &/p' | sort -g)  # each line behind its rps
+  echo "$(sed -n "$(( ($(wc -l <<<"$sorted") + 1) / 2 ))s/^[^ ]* //p" <<<"$sorted")" \
+    "rps_min=$(head -1 <<<"$sorted" | cut -d' ' -f1) rps_max=$(tail -1 <<<"$sorted" | cut -d' ' -f1)"
 }
 
 created_at() {  # what tools/bench/load_threads.cpp stores as thread N's created_at
@@ -285,7 +285,7 @@ measure_create() {  # measure_create BACKEND URI_PATTERN : RUNS times, on a fres
   echo "  median: ${POST[$backend]#BENCH_RESULT }; ${DURABLE[$backend]}"
 }
 
-bench_backend() {  # bench_backend BACKEND SEARCH_URI CREATE_URI
+bench_backend() {  # bench_backend BACKEND SEARCH_URI CREATE_URI_PATTERN (measure_create's)
   local backend=$1 uri=$2
   echo
   # First, on an idle disk: right after a bulk load, its write-back slows every sync for minutes.
