@@ -491,7 +491,7 @@ SECTION=$OUT/section.md
   echo "  \"disk: one durable 4 KiB write\" is the mean of 200 \`dd oflag=dsync\` writes of 4 KiB in the"
   echo "  databases' folder, just before the run: what each commit waits for at least."
   echo "- Settings: \`BENCH_THREADS_SMALL\`, \`BENCH_THREADS_LARGE\` (e.g. 100000 for a quick run),"
-  echo "  \`BENCH_DURATION\`, \`BENCH_WARMUP\`, \`BENCH_CONNECTIONS\`, \`BENCH_WRK_THREADS\`, \`BENCH_BACKENDS\`"
+  echo "  \`BENCH_DURATION\`, \`BENCH_WARMUP\`, \`BENCH_RUNS\`, \`BENCH_CONNECTIONS\`, \`BENCH_WRK_THREADS\`, \`BENCH_BACKENDS\`"
   echo "  (\`sqlite\`, \`postgres\`), \`BENCH_USER\`, \`BENCH_WRITERS\`, \`BENCH_PORT\`, \`BENCH_IDLE_WAIT\`,"
   echo "  \`BENCH_BUILD_DIR\`; \`BENCH_DOCS=0\` prints without updating this file. The script waits for the"
   echo "  machine to be quiet before each measurement and says so when it is not."
