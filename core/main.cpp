@@ -137,6 +137,7 @@ int main(int argc, char** argv) {
     int signal = 0;
     sigwait(&stop_signals, &signal);
     lgs::log::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    runs.drain();  // first: no queued run starts while the requests in progress finish
     server.stop();
   });
 

@@ -86,6 +86,18 @@ struct Reader {
 
   sse::Chunk pull(std::chrono::milliseconds wait) {
     sse::Chunk chunk;
+    // The server is stopping and does not execute this run: what is there goes out, then the
+    // response ends, so that the server does not wait for a run it will not execute (the client
+    // joins again, with Last-Event-ID, on another replica or after the restart).
+    if (services->runs.draining_away(run_id)) {
+      StreamHub::Batch batch = services->streams.next(run_id, last_id, std::chrono::milliseconds(0));
+      for (const auto& e : batch.events) {
+        render(e, chunk.text);
+        last_id = e.id;
+      }
+      chunk.ended = true;
+      return chunk;
+    }
     StreamHub::Batch batch = services->streams.next(run_id, last_id, wait);
     if (batch.unknown) {
       // No stream (yet): a run still pending gets one when it is queued; a finished run whose

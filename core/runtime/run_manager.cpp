@@ -90,6 +90,22 @@ void RunManager::shutdown() {
   if (keeper_.joinable()) keeper_.join();
 }
 
+void RunManager::drain() {
+  {
+    std::lock_guard lock(mutex_);
+    draining_ = true;
+    ++queued_count_;
+    ++finished_count_;
+  }
+  queued_.notify_all();
+  finished_.notify_all();
+}
+
+bool RunManager::draining_away(const std::string& run_id) {
+  std::lock_guard lock(mutex_);
+  return draining_ && !running_here_.count(run_id);
+}
+
 void RunManager::open_stream(const std::string& run_id) {
   if (streams_.open(run_id)) streams_.publish(run_id, "", "metadata", {{"run_id", run_id}, {"attempt", 1}});
 }
@@ -146,7 +162,7 @@ std::optional<Run> RunManager::wait_for(const std::string& run_id, bool register
       result = std::move(run);
       break;
     }
-    if (stopping_) break;
+    if (stopping_ || (draining_ && !running_here_.count(run_id))) break;
     // Runs finishing here wake us at once; runs on another server are seen by looking again.
     finished_.wait_for(lock, kWaitPollEvery, [&] { return finished_count_ != seen; });
   }
@@ -214,7 +230,7 @@ void RunManager::work() {
     uint64_t seen;
     {
       std::lock_guard lock(mutex_);
-      if (stopping_) return;
+      if (stopping_ || draining_) return;
       seen = queued_count_;
     }
     std::optional<Run> run;
@@ -237,7 +253,7 @@ void RunManager::work() {
       continue;
     }
     std::unique_lock lock(mutex_);
-    queued_.wait_for(lock, kPollEvery, [&] { return stopping_ || queued_count_ != seen; });
+    queued_.wait_for(lock, kPollEvery, [&] { return stopping_ || draining_ || queued_count_ != seen; });
   }
 }
 

@@ -41,8 +41,8 @@ class RunManager {
   // A stored, pending run is ready: wakes a worker (it starts after its ready_at).
   void enqueue(const std::string& run_id);
   // As enqueue, then blocks until the run has finished; returns it as it finished (also for
-  // temporary runs, whose thread and run records are gone by then). nullopt when the server is
-  // stopping or the run was deleted.
+  // temporary runs, whose thread and run records are gone by then). nullopt when the run was
+  // deleted, or when the server is stopping and the run does not execute here (see drain).
   std::optional<Run> enqueue_and_wait(const std::string& run_id);
   // Blocks until an existing run has finished; nullopt as above or when there is no such run.
   std::optional<Run> wait(const std::string& run_id);
@@ -51,6 +51,12 @@ class RunManager {
   // checkpoint it wrote. A running run stops between two steps. Returns false when the run is
   // not pending or running.
   bool cancel(const std::string& run_id, const std::string& action);
+  // The server is stopping (SIGTERM): no queued run is taken any more, and the runs executing
+  // here go on to their end. Waits for other runs return at once, and their streams end
+  // (draining_away): those runs stay queued for the next start or another replica.
+  void drain();
+  // True once drain() was called, for a run that does not execute here.
+  bool draining_away(const std::string& run_id);
   // Stops the workers after the runs they are executing; queued runs stay pending.
   void shutdown();
 
@@ -82,6 +88,7 @@ class RunManager {
   std::map<std::string, int> waiters_;          // run id -> callers blocked in wait
   std::map<std::string, Run> completed_;        // finished runs someone waits for
   std::map<std::string, Run> unstored_;         // ended here while the database was unavailable
+  bool draining_ = false;  // drain(): no more runs are taken
   bool stopping_ = false;
   std::atomic<bool> claims_failing_{false};  // logged once per outage, not at every poll
   std::vector<std::thread> workers_;

@@ -1,7 +1,8 @@
 // Persistence with the official JS SDK: what two users create survives a clean stop and a
 // `kill -9` of the server, on the default SQLite database (a data folder beside langgraph.json);
 // a run that was running when the server was killed ends as "error" after the restart, and a run
-// that was still queued runs then. A disk that fails to sync the log stops all writing until a
+// that was still queued runs then. On SIGTERM the running run ends first and a queued one waits
+// for the next start. A disk that fails to sync the log stops all writing until a
 // restart, without losing what was acknowledged.
 
 import { after, describe, test } from 'node:test';
@@ -10,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@langchain/langgraph-sdk';
-import { BUILD_DIR, cleanupTempDirs, fixture, request, startServer, tempConfig, TOKENS, waitFor } from './harness.mjs';
+import { BUILD_DIR, cleanupTempDirs, fixture, request, sleep, startServer, tempConfig, TOKENS, waitFor } from './harness.mjs';
 
 const T = { timeout: 60_000 };
 const say = (content) => ({ messages: [{ role: 'user', content }] });
@@ -164,6 +165,57 @@ describe('persistence on the default SQLite database', () => {
       assert.deepEqual(state.values.naps, ['first', 'second', 'slept 0s']);
       const joined = await c.runs.join(thread.thread_id, slow.run_id);
       assert.equal(joined.__error__?.error, 'ServerStopped');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('SIGTERM: the running run ends, a queued one stays queued (its stream ends) and runs after the restart', T, async () => {
+    const { config } = await ownerConfig();
+    let server = await start(config);
+    let c = client(server, TOKENS.user1);
+    const thread = await c.threads.create();
+    const running = await c.runs.create(thread.thread_id, 'sleeper', {
+      input: { naps: ['first'] },
+      config: { configurable: { sleep_seconds: 2 } },
+    });
+    await waitFor(async () => (await c.runs.get(thread.thread_id, running.run_id)).status === 'running', {
+      what: 'the first run to start',
+    });
+    // Longer than the grace the harness gives a stopping server: executed during the stop, it
+    // would keep the server past it.
+    const queued = await c.runs.create(thread.thread_id, 'sleeper', {
+      input: { naps: ['second'] },
+      config: { configurable: { sleep_seconds: 6 } },
+      multitaskStrategy: 'enqueue',
+    });
+    assert.equal((await c.runs.get(thread.thread_id, queued.run_id)).status, 'pending');
+    const joined = (async () => {
+      for await (const event of c.runs.joinStream(thread.thread_id, queued.run_id)) void event;
+      return 'ended';
+    })().catch((e) => `failed: ${e}`);
+    await sleep(500);  // the join is in the server's hands
+
+    const stopped = await server.stop();
+    assert.ok(!stopped.killed, `the server waited for the queued run instead of leaving it queued\n${server.stderr()}`);
+    assert.equal(stopped.code, 0);
+    const ended = await Promise.race([joined, sleep(2000).then(() => 'still open')]);
+    assert.equal(ended, 'ended', 'the stream of the queued run ends when the server stops');
+
+    server = await start(config);
+    try {
+      c = client(server, TOKENS.user1);
+      assert.equal((await c.runs.get(thread.thread_id, running.run_id)).status, 'success', 'the running run finished');
+      const done = await waitFor(
+        async () => {
+          const run = await c.runs.get(thread.thread_id, queued.run_id);
+          return run.status === 'success' ? run : null;
+        },
+        { what: 'the queued run to run after the restart', timeoutMs: 20_000 },
+      );
+      assert.equal(done.status, 'success');
+      const state = await c.threads.getState(thread.thread_id);
+      assert.deepEqual(state.values.naps, ['first', 'slept 2s', 'second', 'slept 6s']);
     } finally {
       await server.stop();
     }
