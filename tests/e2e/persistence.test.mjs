@@ -42,6 +42,28 @@ function client(server, token) {
   });
 }
 
+/**
+ * A thread with a sleeper run that is running (`first` seconds) and one queued behind it
+ * (`second` seconds, multitask strategy enqueue): {thread, running, queued}.
+ */
+async function busyThread(c, first, second) {
+  const thread = await c.threads.create();
+  const running = await c.runs.create(thread.thread_id, 'sleeper', {
+    input: { naps: ['first'] },
+    config: { configurable: { sleep_seconds: first } },
+  });
+  await waitFor(async () => (await c.runs.get(thread.thread_id, running.run_id)).status === 'running', {
+    what: 'the first run to start',
+  });
+  const queued = await c.runs.create(thread.thread_id, 'sleeper', {
+    input: { naps: ['second'] },
+    config: { configurable: { sleep_seconds: second } },
+    multitaskStrategy: 'enqueue',
+  });
+  assert.equal((await c.runs.get(thread.thread_id, queued.run_id)).status, 'pending');
+  return { thread, running, queued };
+}
+
 /** Threads, runs and store items as `user` (user1 | user2) on `server`: what it created. */
 async function createAs(server, user, label) {
   const c = client(server, TOKENS[user]);
@@ -131,20 +153,7 @@ describe('persistence on the default SQLite database', () => {
     const { config } = await ownerConfig();
     let server = await start(config);
     let c = client(server, TOKENS.user1);
-    const thread = await c.threads.create();
-    const slow = await c.runs.create(thread.thread_id, 'sleeper', {
-      input: { naps: ['first'] },
-      config: { configurable: { sleep_seconds: 30 } },
-    });
-    await waitFor(async () => (await c.runs.get(thread.thread_id, slow.run_id)).status === 'running', {
-      what: 'the slow run to start',
-    });
-    const queued = await c.runs.create(thread.thread_id, 'sleeper', {
-      input: { naps: ['second'] },
-      config: { configurable: { sleep_seconds: 0 } },
-      multitaskStrategy: 'enqueue',
-    });
-    assert.equal((await c.runs.get(thread.thread_id, queued.run_id)).status, 'pending');
+    const { thread, running: slow, queued } = await busyThread(c, 30, 0);
     await server.kill();
 
     server = await start(config);
@@ -174,22 +183,9 @@ describe('persistence on the default SQLite database', () => {
     const { config } = await ownerConfig();
     let server = await start(config);
     let c = client(server, TOKENS.user1);
-    const thread = await c.threads.create();
-    const running = await c.runs.create(thread.thread_id, 'sleeper', {
-      input: { naps: ['first'] },
-      config: { configurable: { sleep_seconds: 2 } },
-    });
-    await waitFor(async () => (await c.runs.get(thread.thread_id, running.run_id)).status === 'running', {
-      what: 'the first run to start',
-    });
-    // Longer than the grace the harness gives a stopping server: executed during the stop, it
-    // would keep the server past it.
-    const queued = await c.runs.create(thread.thread_id, 'sleeper', {
-      input: { naps: ['second'] },
-      config: { configurable: { sleep_seconds: 6 } },
-      multitaskStrategy: 'enqueue',
-    });
-    assert.equal((await c.runs.get(thread.thread_id, queued.run_id)).status, 'pending');
+    // The queued run sleeps longer than the grace the harness gives a stopping server: executed
+    // during the stop, it would keep the server past it.
+    const { thread, running, queued } = await busyThread(c, 2, 6);
     const joined = (async () => {
       for await (const event of c.runs.joinStream(thread.thread_id, queued.run_id)) void event;
       return 'ended';
