@@ -84,17 +84,21 @@ struct Reader {
                         ids && i + 1 == frames.size() ? std::optional<int64_t>(e.id) : std::nullopt);
   }
 
+  // Renders `events` (the next ones after last_id) into `out`.
+  void take(const std::vector<StreamEvent>& events, std::string& out) {
+    for (const auto& e : events) {
+      render(e, out);
+      last_id = e.id;
+    }
+  }
+
   sse::Chunk pull(std::chrono::milliseconds wait) {
     sse::Chunk chunk;
     // The server is stopping and does not execute this run: what is there goes out, then the
     // response ends, so that the server does not wait for a run it will not execute (the client
     // joins again, with Last-Event-ID, on another replica or after the restart).
     if (services->runs.draining_away(run_id)) {
-      StreamHub::Batch batch = services->streams.next(run_id, last_id, std::chrono::milliseconds(0));
-      for (const auto& e : batch.events) {
-        render(e, chunk.text);
-        last_id = e.id;
-      }
+      take(services->streams.next(run_id, last_id, std::chrono::milliseconds(0)).events, chunk.text);
       chunk.ended = true;
       return chunk;
     }
@@ -110,20 +114,14 @@ struct Reader {
       }
       return chunk;
     }
-    for (const auto& e : batch.events) {
-      render(e, chunk.text);
-      last_id = e.id;
-    }
+    take(batch.events, chunk.text);
     chunk.ended = batch.ended;
     // A run on another server that stopped without ending its stream (it was killed): once the
     // run is marked finished, nothing more will come.
     if (!chunk.ended && batch.events.empty() && services->streams.shared()) {
       auto run = services->storage.get_run(run_id);
       if (!run || run->finished()) {
-        for (const auto& e : services->streams.next(run_id, last_id, {}).events) {  // stored before it finished
-          render(e, chunk.text);
-          last_id = e.id;
-        }
+        take(services->streams.next(run_id, last_id, {}).events, chunk.text);  // stored before it finished
         chunk.ended = true;
       }
     }

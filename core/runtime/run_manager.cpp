@@ -103,6 +103,10 @@ void RunManager::drain() {
 
 bool RunManager::draining_away(const std::string& run_id) {
   std::lock_guard lock(mutex_);
+  return draining_away_locked(run_id);
+}
+
+bool RunManager::draining_away_locked(const std::string& run_id) const {
   return draining_ && !running_here_.count(run_id);
 }
 
@@ -162,7 +166,7 @@ std::optional<Run> RunManager::wait_for(const std::string& run_id, bool register
       result = std::move(run);
       break;
     }
-    if (stopping_ || (draining_ && !running_here_.count(run_id))) break;
+    if (stopping_ || draining_away_locked(run_id)) break;
     // Runs finishing here wake us at once; runs on another server are seen by looking again.
     finished_.wait_for(lock, kWaitPollEvery, [&] { return finished_count_ != seen; });
   }

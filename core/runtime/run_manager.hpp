@@ -72,6 +72,7 @@ class RunManager {
   void open_stream(const std::string& run_id);
   void notify_queued();
   std::optional<Run> wait_for(const std::string& run_id, bool registered);
+  bool draining_away_locked(const std::string& run_id) const;  // draining_away, mutex_ held
   std::optional<Run> ended_elsewhere(const std::string& run_id);
 
   Storage& storage_;
