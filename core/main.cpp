@@ -85,12 +85,13 @@ int main(int argc, char** argv) {
 
   // The database: SQLite in a data folder beside the config unless --database-uri says otherwise.
   const std::string data_dir = (config.file.parent_path() / ".langgraph_data").string();
-  const std::string database = lgs::describe_database(options.database_uri, data_dir);
+  std::string database;
   std::unique_ptr<lgs::Storage> database_storage;
   try {
+    database = lgs::describe_database(options.database_uri, data_dir);
     database_storage = lgs::open_storage(options.database_uri, data_dir);
   } catch (const lgs::StartupError& e) {
-    fail(kExitConfigError, database + ": " + e.what());
+    fail(kExitConfigError, database.empty() ? e.what() : database + ": " + e.what());
   }
   lgs::Storage& storage = *database_storage;
   lgs::StreamHub streams(storage.shared() ? &storage : nullptr);

@@ -127,6 +127,16 @@ describe('startup failures exit 2 with one explanatory line', () => {
     const config = path.join(dir, 'missing-langgraph.json');
     await expectStartupFailure(config, {});
   });
+
+  test('a database URI the server does not understand', T, async () => {
+    const uri = path.join(await makeTempDir(), 'data.sqlite');  // a bare path, without sqlite:
+    const result = await runServerExpectExit({ config: DEFAULT_CONFIG, args: ['--database-uri', uri] });
+    const report = `exit code ${result.code} (signal ${result.signal})\n--- stderr ---\n${result.stderr}`;
+    assert.equal(result.code, 2, `expected exit code 2\n${report}`);
+    const errLines = lines(result.stderr);
+    assert.equal(errLines.length, 1, `expected exactly one stderr line\n${report}`);
+    assert.ok(errLines[0].includes(uri) && errLines[0].includes('sqlite:PATH'), errLines[0]);
+  });
 });
 
 describe('startup that succeeds, and shutdown', () => {
