@@ -87,7 +87,15 @@ void RunManager::shutdown() {
   for (auto& worker : workers_)
     if (worker.joinable()) worker.join();
   workers_.clear();
+  // The leases of the runs the workers finished meanwhile were kept until now: another server
+  // would otherwise fail a run that outlasts its lease while this one stops.
+  {
+    std::lock_guard lock(mutex_);
+    keeper_stopping_ = true;
+  }
+  queued_.notify_all();
   if (keeper_.joinable()) keeper_.join();
+  store_unstored_ends();  // a last try for runs that ended while the database was unavailable
 }
 
 void RunManager::drain() {
@@ -266,8 +274,8 @@ void RunManager::keep_leases() {
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      queued_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stopping_; });
-      if (stopping_) return;
+      queued_.wait_for(lock, std::chrono::milliseconds(500), [&] { return keeper_stopping_; });
+      if (keeper_stopping_) return;
     }
     const auto now = std::chrono::steady_clock::now();
     if (now - last_sweep < kRenewEvery) continue;

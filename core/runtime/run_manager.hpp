@@ -91,6 +91,7 @@ class RunManager {
   std::map<std::string, Run> unstored_;         // ended here while the database was unavailable
   bool draining_ = false;  // drain(): no more runs are taken
   bool stopping_ = false;
+  bool keeper_stopping_ = false;  // set once the workers are gone: leases are kept until then
   std::atomic<bool> claims_failing_{false};  // logged once per outage, not at every poll
   std::vector<std::thread> workers_;
   std::thread keeper_;

@@ -139,6 +139,31 @@ TEST_SUITE("runtime.run_manager") {
     CHECK(storage.get_thread(thread_id)->values["naps"] == json::array({"cut short"}));  // the step's write is discarded
   }
 
+  TEST_CASE("while the server stops, the lease of a run still executing is renewed") {
+    auto graphs = shipped_graphs();
+    MemoryStorage storage;
+    StreamHub streams;
+    RunManager runs(storage, graphs, streams, 1);
+    Run run = sleeper_run(new_thread(storage), "long", 6.5);
+    storage.put_run(run);
+    runs.enqueue(run.run_id);
+    wait_status(storage, run.run_id, "running");
+    // Its first lease ends about 30 s from now; a renewal moves that end past this moment.
+    const std::string after_first_lease = iso8601_from_now(32);
+    auto expires_by = [&](const std::string& when) {
+      for (const auto& r : storage.expired_runs(when))
+        if (r.run_id == run.run_id) return true;
+      return false;
+    };
+    REQUIRE(expires_by(after_first_lease));
+    std::thread stop([&] { runs.shutdown(); });  // returns once the run ended
+    std::this_thread::sleep_for(std::chrono::milliseconds(5500));  // past one renewal (every 5 s)
+    CHECK(storage.get_run(run.run_id)->status == "running");
+    CHECK_MESSAGE(!expires_by(after_first_lease), "the lease was not renewed while the server stopped");
+    stop.join();
+    CHECK(storage.get_run(run.run_id)->status == "success");
+  }
+
   TEST_CASE("two servers on one database execute every run exactly once") {
     auto graphs = shipped_graphs();
     MemoryStorage storage;
