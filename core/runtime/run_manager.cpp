@@ -114,8 +114,9 @@ bool RunManager::draining_away(const std::string& run_id) {
   return draining_away_locked(run_id);
 }
 
+// While a claim is open, the run it takes is not known yet: it may be this one.
 bool RunManager::draining_away_locked(const std::string& run_id) const {
-  return draining_ && !running_here_.count(run_id);
+  return draining_ && claiming_ == 0 && !running_here_.count(run_id);
 }
 
 void RunManager::open_stream(const std::string& run_id) {
@@ -244,6 +245,7 @@ void RunManager::work() {
       std::lock_guard lock(mutex_);
       if (stopping_ || draining_) return;
       seen = queued_count_;
+      ++claiming_;
     }
     std::optional<Run> run;
     try {
@@ -254,6 +256,19 @@ void RunManager::work() {
         log::warn("claiming a queued run failed: {} (every worker tries again every {} ms)", e.what(),
                   kPollEvery.count());
     }
+    bool draining;
+    {
+      std::lock_guard lock(mutex_);
+      --claiming_;
+      if (run) {
+        running_here_.insert(run->run_id);
+        // Asked before this worker took it, between the claim and now.
+        if (!run->cancel.empty()) cancels_[run->run_id] = run->cancel;
+      }
+      draining = draining_;
+      if (draining) ++finished_count_;
+    }
+    if (draining) finished_.notify_all();  // waits that came while the claim was open decide now
     if (run) {
       const std::string run_id = run->run_id;
       try {
@@ -324,13 +339,7 @@ void RunManager::fail_orphan(const Run& orphan) {
 
 void RunManager::execute(Run run) {
   const std::string run_id = run.run_id;
-  {
-    std::lock_guard lock(mutex_);
-    running_here_.insert(run_id);
-    // Asked before this worker took it, between the claim and now.
-    if (!run.cancel.empty()) cancels_[run_id] = run.cancel;
-  }
-  struct Done {
+  struct Done {  // work() registered the run as running here when it claimed it
     RunManager& self;
     const std::string& run_id;
     ~Done() {

@@ -84,7 +84,8 @@ class RunManager {
   std::condition_variable finished_;  // a run finished here, or shutdown
   uint64_t queued_count_ = 0;         // bumped with every queued_ notification
   uint64_t finished_count_ = 0;       // bumped with every finished_ notification
-  std::set<std::string> running_here_;          // runs this server's workers execute
+  std::set<std::string> running_here_;          // runs this server's workers claimed and execute
+  int claiming_ = 0;                            // workers claiming a run from storage right now
   std::map<std::string, std::string> cancels_;  // run id -> action, for runs executing here
   std::map<std::string, int> waiters_;          // run id -> callers blocked in wait
   std::map<std::string, Run> completed_;        // finished runs someone waits for

@@ -9,7 +9,7 @@
 
 namespace lgs {
 
-class MemoryStorage final : public Storage {
+class MemoryStorage : public Storage {
  public:
   void put_assistant(const Assistant& assistant) override;
   std::optional<Assistant> get_assistant(const std::string& assistant_id) override;

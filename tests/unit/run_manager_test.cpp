@@ -2,6 +2,7 @@
 // several run managers (servers) sharing one database.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -162,6 +163,36 @@ TEST_SUITE("runtime.run_manager") {
     CHECK_MESSAGE(!expires_by(after_first_lease), "the lease was not renewed while the server stopped");
     stop.join();
     CHECK(storage.get_run(run.run_id)->status == "success");
+  }
+
+  TEST_CASE("a stop that comes while a worker claims a run: a wait for that run lasts until it ends") {
+    // Storage whose claims take a while, as a database's can: drain() comes in the middle of one.
+    struct SlowClaims : MemoryStorage {
+      std::atomic<bool> claiming{false};
+      std::optional<Run> claim_run(const std::string& worker, const std::string& now,
+                                   const std::string& lease_until) override {
+        claiming = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        return MemoryStorage::claim_run(worker, now, lease_until);
+      }
+    };
+    auto graphs = shipped_graphs();
+    SlowClaims storage;
+    StreamHub streams;
+    RunManager runs(storage, graphs, streams, 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the worker's first, empty claim
+    Run run = sleeper_run(new_thread(storage), "claimed", 0.2);
+    storage.put_run(run);
+    storage.claiming = false;
+    runs.enqueue(run.run_id);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!storage.claiming && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    REQUIRE(storage.claiming);
+    runs.drain();
+    auto waited = runs.wait(run.run_id);  // the claim takes this run: it executes here
+    REQUIRE_MESSAGE(waited, "the wait ended before the run, which executed here");
+    CHECK(waited->status == "success");
   }
 
   TEST_CASE("two servers on one database execute every run exactly once") {
