@@ -4,6 +4,7 @@
 #
 # For each database (SQLite in a temporary folder; PostgreSQL from tools/pg-test-server.sh, in a
 # fresh database), with wrk on 127.0.0.1:
+# First, for reference, POST /threads on a server with the in-memory store (nothing durable). Then:
 #   0. durable POST /threads at concurrency 16 on a fresh database, first, while the disk has
 #      nothing else to write: the requests spread over the 10,000 users' tokens
 #      (tools/bench/create_threads.lua); afterwards the server is killed with SIGKILL and the
@@ -285,6 +286,18 @@ measure_create() {  # measure_create BACKEND URI_PATTERN : RUNS times, on a fres
   echo "  median: ${POST[$backend]#BENCH_RESULT }; ${DURABLE[$backend]}"
 }
 
+measure_reference() {  # the same POST /threads with the in-memory store, which writes nothing: what the
+  # request path alone (HTTP, authentication, the auth plugin, JSON) allows on this machine
+  echo
+  echo "== reference: POST /threads with the in-memory store (nothing durable)"
+  export BENCH_USERS=$USERS
+  start_server memory.create ":memory:"
+  wait_idle
+  POST[memory]=$(wrk_run "memory.create.c$CONNECTIONS" "$WRK_THREADS" "$CONNECTIONS" tools/bench/create_threads.lua /threads)
+  stop_server
+  echo "  median: ${POST[memory]#BENCH_RESULT }"
+}
+
 bench_backend() {  # bench_backend BACKEND SEARCH_URI CREATE_URI_PATTERN (measure_create's)
   local backend=$1 uri=$2
   echo
@@ -319,6 +332,7 @@ db_size() {
 }
 
 echo "Persistence benchmark: $SMALL then $LARGE threads of $USERS users; databases: $BACKENDS"
+[[ " $BACKENDS " == *" sqlite "* ]] && measure_reference
 for backend in $BACKENDS; do
   case $backend in
     sqlite)
@@ -372,6 +386,11 @@ POST_TABLE=$OUT/post.md
       "$(with_failures "$line")" "$(range "$line")" "$(ms "$(field "$line" p50_us)")" "$(ms "$(field "$line" p99_us)")" \
       "${SYNC_MS[$backend]}" "${DURABLE[$backend]}"
   done
+  if [[ -n ${POST[memory]:-} ]]; then
+    line=${POST[memory]}
+    printf '| in memory, for reference (nothing durable) | %s%s | %s | %s | %s | — | — |\n' "$(num "$(field "$line" rps)")" \
+      "$(with_failures "$line")" "$(range "$line")" "$(ms "$(field "$line" p50_us)")" "$(ms "$(field "$line" p99_us)")"
+  fi
 } >"$POST_TABLE"
 
 # Targets (set for 10,000 and 1,000,000 threads on the 2-core machine).
@@ -399,6 +418,8 @@ TARGETS=$OUT/targets.md
       "$(num "$ceiling") requests/s. When that is far above the result, the limit is CPU: the request path" \
       "(HTTP, authentication, the auth plugin's create handler, JSON) shared with wrk on" \
       "two cores, and the SQLite writer thread, which runs every insert, commit and sync of the log one after another."
+    [[ -n ${POST[memory]:-} ]] && echo "  The same requests with the in-memory store, which writes nothing, answered" \
+      "$(num "$(field "${POST[memory]}" rps)")/s in this run: what the request path alone allows here."
   fi
   (( LARGE != 1000000 || SMALL != 10000 )) &&
     echo "- This run used $(num "$SMALL") and $(num "$LARGE") threads; the targets are set for 10,000 and 1,000,000."
@@ -489,7 +510,9 @@ SECTION=$OUT/section.md
   echo "  (a p99 of 116 ms instead of 8 ms on this machine). Afterwards the server is killed"
   echo "  with SIGKILL and the threads in the database are counted: all those acknowledged must be there."
   echo "  \"disk: one durable 4 KiB write\" is the mean of 200 \`dd oflag=dsync\` writes of 4 KiB in the"
-  echo "  databases' folder, just before the run: what each commit waits for at least."
+  echo "  databases' folder, just before the run: what each commit waits for at least. The row \"in"
+  echo "  memory\" is the same requests on a server with \`--database-uri :memory:\` (nothing stored on"
+  echo "  disk), measured in the same run before the databases: the cost of the request path alone."
   echo "- Settings: \`BENCH_THREADS_SMALL\`, \`BENCH_THREADS_LARGE\` (e.g. 100000 for a quick run),"
   echo "  \`BENCH_DURATION\`, \`BENCH_WARMUP\`, \`BENCH_RUNS\`, \`BENCH_CONNECTIONS\`, \`BENCH_WRK_THREADS\`, \`BENCH_BACKENDS\`"
   echo "  (\`sqlite\`, \`postgres\`), \`BENCH_USER\`, \`BENCH_WRITERS\`, \`BENCH_PORT\`, \`BENCH_IDLE_WAIT\`,"
