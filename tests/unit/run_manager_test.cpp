@@ -145,7 +145,7 @@ TEST_SUITE("runtime.run_manager") {
     MemoryStorage storage;
     StreamHub streams;
     RunManager runs(storage, graphs, streams, 1);
-    Run run = sleeper_run(new_thread(storage), "long", 6.5);
+    Run run = sleeper_run(new_thread(storage), "long", 8);
     storage.put_run(run);
     runs.enqueue(run.run_id);
     wait_status(storage, run.run_id, "running");
@@ -157,10 +157,13 @@ TEST_SUITE("runtime.run_manager") {
       return false;
     };
     REQUIRE(expires_by(after_first_lease));
+    const auto started = std::chrono::steady_clock::now();
     std::thread stop([&] { runs.shutdown(); });  // returns once the run ended
-    std::this_thread::sleep_for(std::chrono::milliseconds(5500));  // past one renewal (every 5 s)
-    CHECK(storage.get_run(run.run_id)->status == "running");
+    // Renewals come every 5 s; the run lasts 8.
+    while (expires_by(after_first_lease) && std::chrono::steady_clock::now() - started < std::chrono::seconds(7))
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK_MESSAGE(!expires_by(after_first_lease), "the lease was not renewed while the server stopped");
+    CHECK(storage.get_run(run.run_id)->status == "running");
     stop.join();
     CHECK(storage.get_run(run.run_id)->status == "success");
   }
