@@ -320,9 +320,10 @@ bench_backend() {  # bench_backend BACKEND SEARCH_URI CREATE_URI_PATTERN (measur
 }
 
 PG_ADMIN=""
-after_load() {  # PostgreSQL: refresh the planner's statistics, as after any bulk load
+after_load() {  # PostgreSQL: refresh the planner's statistics, as after any bulk load; then nothing of
+  # the load is left to write back (the disk's write-back slows the searches measured next)
   [[ $1 == postgres ]] && psql -q -X "$PG_SEARCH_URI" -c 'VACUUM (ANALYZE)' >/dev/null
-  return 0
+  sync
 }
 db_size() {
   case $1 in
