@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -332,7 +333,21 @@ void HttpServer::bind() {
 
 void HttpServer::serve() {
   for (int i = 0; i < options_.http_threads; ++i) workers_.emplace_back([this] { work(); });
+  ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
+  const auto patience = std::chrono::seconds(options_.io_timeout_seconds);
   while (true) {
+    // Wakes for a new connection, or when the longest-waiting one has waited too long.
+    int wait_ms = -1;
+    {
+      std::lock_guard lock(mutex_);
+      if (!accepted_.empty()) {
+        const auto left = accepted_.front().since + patience - std::chrono::steady_clock::now();
+        wait_ms = static_cast<int>(std::max<int64_t>(0, std::chrono::ceil<std::chrono::milliseconds>(left).count()));
+      }
+    }
+    pollfd listening{listen_fd_, POLLIN, 0};
+    ::poll(&listening, 1, wait_ms);
+    turn_away_overdue();
     sockaddr_storage address{};
     socklen_t length = sizeof(address);
     const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
@@ -343,9 +358,9 @@ void HttpServer::serve() {
       break;
     }
     if (fd >= 0) {
-      accepted_.push_back({fd, address_text(address)});
+      accepted_.push_back({fd, address_text(address), std::chrono::steady_clock::now()});
       accepted_cv_.notify_one();
-    } else if (error != EINTR && error != ECONNABORTED) {
+    } else if (error != EINTR && error != ECONNABORTED && error != EAGAIN && error != EWOULDBLOCK) {
       // Out of descriptors or memory: wait for connections to close rather than spin.
       log::warn("accepting a connection failed: {}", std::strerror(error));
       lock.unlock();
@@ -354,6 +369,28 @@ void HttpServer::serve() {
   }
   for (auto& worker : workers_) worker.join();
   workers_.clear();
+}
+
+// Every worker serves an open connection (event streams, slow clients, more connections than
+// workers): a connection that has waited the I/O timeout for one is answered 503, rather than
+// left waiting without a word.
+void HttpServer::turn_away_overdue() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<int> overdue;
+  {
+    std::lock_guard lock(mutex_);
+    while (!accepted_.empty() && now - accepted_.front().since >= std::chrono::seconds(options_.io_timeout_seconds)) {
+      overdue.push_back(accepted_.front().fd);
+      accepted_.pop_front();
+    }
+  }
+  if (overdue.empty()) return;
+  if (now - busy_logged_ >= std::chrono::minutes(1)) {
+    busy_logged_ = now;
+    log::warn("all {} HTTP workers stayed busy for {} s: new connections are answered 503 (raise --http-threads)",
+              options_.http_threads, options_.io_timeout_seconds);
+  }
+  for (const int fd : overdue) turn_away(fd);
 }
 
 // Ends the accept loop at once; workers finish the request they serve (a response being
@@ -515,6 +552,27 @@ bool drain_body(Stream& connection, boost::beast::flat_buffer& buffer, http::req
 }
 
 }  // namespace
+
+// Answers 503 from the accept loop, which must not wait for the client: what the client sent
+// is read as far as it came, since closing with unread bytes would reset the connection and
+// the client could lose the answer.
+void HttpServer::turn_away(int fd) {
+  const auto drop_input = [fd] {
+    char scratch[16 * 1024];
+    while (::recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) > 0) {
+    }
+  };
+  drop_input();
+  Connection connection(fd, options_);
+  HttpResponse res;
+  send_error(res, 503, fmt::format("The server is busy: all {} of its HTTP workers serve open connections; retry shortly",
+                                   options_.http_threads),
+             {{"Retry-After", "1"}});
+  write_response(connection, res, 11, false, false);  // a small answer into an empty send buffer
+  ::shutdown(fd, SHUT_WR);
+  drop_input();
+  ::close(fd);
+}
 
 void HttpServer::serve_connection(int fd, const std::string& remote_addr) {
   Connection connection(fd, options_);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -27,7 +28,8 @@ struct ServerOptions {
   int listen_backlog = 1024;
   size_t max_body_bytes = 64u << 20;
   int keep_alive_seconds = 5;  // an idle connection is closed after this long
-  int io_timeout_seconds = 30;  // a request head not complete, or a read or write of a body stalled, this long: dropped
+  int io_timeout_seconds = 30;  // a request head not complete, or a read or write of a body stalled, this long: dropped;
+                                // a connection no worker could take this long: answered 503
 };
 
 class HttpServer {
@@ -47,8 +49,11 @@ class HttpServer {
   struct Accepted {
     int fd;
     std::string remote_addr;
+    std::chrono::steady_clock::time_point since;
   };
   void work();
+  void turn_away_overdue();
+  void turn_away(int fd);
   void serve_connection(int fd, const std::string& remote_addr);
   void apply_cors(const HttpRequest& req, HttpResponse& res) const;
   void answer_preflight(const HttpRequest& req, HttpResponse& res) const;
@@ -69,6 +74,7 @@ class HttpServer {
   std::set<int> open_;             // connections being served
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;
+  std::chrono::steady_clock::time_point busy_logged_{};  // when turning connections away was last logged
 };
 
 }  // namespace lgs

@@ -18,7 +18,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A server with short timeouts (1 s idle, 2 s I/O) and an open GET /ok, serving while it lives.
+// A server with two workers, short timeouts (1 s idle, 2 s I/O) and open routes GET /ok and
+// GET /slow, serving while it lives.
 struct TestServer {
   Router router;
   Authenticator no_auth{nullptr};
@@ -27,6 +28,13 @@ struct TestServer {
 
   TestServer() {
     router.add("GET", "/ok", [](const ApiRequest&, HttpResponse& res) { send_json(res, 200, {{"ok", true}}); },
+               Access::open);
+    // Holds its worker 3 s, longer than the I/O timeout.
+    router.add("GET", "/slow",
+               [](const ApiRequest&, HttpResponse& res) {
+                 std::this_thread::sleep_for(3s);
+                 send_json(res, 200, {{"slow", true}});
+               },
                Access::open);
     ServerOptions options;
     options.port = 0;
@@ -119,6 +127,45 @@ TEST_SUITE("http.server") {
     }
     CHECK(closed);
     CHECK(std::chrono::steady_clock::now() - start < 1800ms);
+  }
+
+  TEST_CASE("a connection no worker takes within the I/O timeout is answered 503; the server serves on") {
+    TestServer server;
+    const int port = server.server->port();
+    Client slow_a(port), slow_b(port);  // both workers busy for 3 s
+    REQUIRE(slow_a.send("GET /slow HTTP/1.1\r\nHost: test\r\n\r\n"));
+    REQUIRE(slow_b.send("GET /slow HTTP/1.1\r\nHost: test\r\n\r\n"));
+    std::this_thread::sleep_for(200ms);
+    Client waiting(port);
+    REQUIRE(waiting.send("GET /ok HTTP/1.1\r\nHost: test\r\n\r\n"));
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() - start < 5s) {
+      std::this_thread::sleep_for(50ms);
+      closed = waiting.closed_by_server();
+    }
+    const auto waited = std::chrono::steady_clock::now() - start;
+    CHECK(closed);
+    CHECK(waited > 1500ms);  // it waited the 2 s I/O timeout for a worker, no more
+    CHECK(waited < 2700ms);
+    CHECK(waiting.received.rfind("HTTP/1.1 503 ", 0) == 0);
+    CHECK(waiting.received.find("Retry-After: 1\r\n") != std::string::npos);
+    CHECK(waiting.received.find("{\"detail\":\"The server is busy") != std::string::npos);
+    // The requests that held the workers are answered, and a new one is served again.
+    for (Client* c : {&slow_a, &slow_b}) {
+      for (int i = 0; i < 100 && c->received.find("{\"slow\":true}") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(50ms);
+        c->closed_by_server();
+      }
+      CHECK(c->received.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    }
+    Client later(port);
+    REQUIRE(later.send("GET /ok HTTP/1.1\r\nHost: test\r\n\r\n"));
+    for (int i = 0; i < 50 && later.received.find("{\"ok\":true}") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(20ms);
+      later.closed_by_server();
+    }
+    CHECK(later.received.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
   }
 
   TEST_CASE("a refused request's connection closes within 2 s, however the client keeps sending") {
