@@ -557,9 +557,12 @@ bool drain_body(Stream& connection, boost::beast::flat_buffer& buffer, http::req
 // is read as far as it came, since closing with unread bytes would reset the connection and
 // the client could lose the answer.
 void HttpServer::turn_away(int fd) {
-  const auto drop_input = [fd] {
+  const auto drop_input = [fd] {  // at most a request head's worth: a client may never stop sending
     char scratch[16 * 1024];
-    while (::recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) > 0) {
+    for (size_t total = 0; total < kHeaderLimit;) {
+      const ssize_t n = ::recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+      if (n <= 0) break;
+      total += static_cast<size_t>(n);
     }
   };
   drop_input();
