@@ -1,7 +1,6 @@
 #include "http/server.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -333,39 +332,36 @@ void HttpServer::bind() {
 
 void HttpServer::serve() {
   for (int i = 0; i < options_.http_threads; ++i) workers_.emplace_back([this] { work(); });
-  ::fcntl(listen_fd_, F_SETFL, ::fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
-  const auto patience = std::chrono::seconds(options_.io_timeout_seconds);
+  int wait_ms = -1;  // how long the next accept may wait: -1 while every queued connection has a free worker
   while (true) {
-    // Wakes for a new connection, or when the longest-waiting one has waited too long.
-    int wait_ms = -1;
-    {
-      std::lock_guard lock(mutex_);
-      if (!accepted_.empty()) {
-        const auto left = accepted_.front().since + patience - std::chrono::steady_clock::now();
-        wait_ms = static_cast<int>(std::max<int64_t>(0, std::chrono::ceil<std::chrono::milliseconds>(left).count()));
+    if (wait_ms >= 0) {
+      pollfd listening{listen_fd_, POLLIN, 0};
+      if (::poll(&listening, 1, wait_ms) == 0) {  // (a stop shuts the socket down: it is readable then)
+        wait_ms = turn_away_overdue();
+        continue;
       }
     }
-    pollfd listening{listen_fd_, POLLIN, 0};
-    ::poll(&listening, 1, wait_ms);
-    turn_away_overdue();
     sockaddr_storage address{};
     socklen_t length = sizeof(address);
     const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
     const int error = errno;
-    std::unique_lock lock(mutex_);
-    if (stopping_) {
-      if (fd >= 0) ::close(fd);
-      break;
+    {
+      std::unique_lock lock(mutex_);
+      if (stopping_) {
+        if (fd >= 0) ::close(fd);
+        break;
+      }
+      if (fd >= 0) {
+        accepted_.push_back({fd, address_text(address), std::chrono::steady_clock::now()});
+        accepted_cv_.notify_one();
+      } else if (error != EINTR && error != ECONNABORTED) {
+        // Out of descriptors or memory: wait for connections to close rather than spin.
+        log::warn("accepting a connection failed: {}", std::strerror(error));
+        lock.unlock();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
     }
-    if (fd >= 0) {
-      accepted_.push_back({fd, address_text(address), std::chrono::steady_clock::now()});
-      accepted_cv_.notify_one();
-    } else if (error != EINTR && error != ECONNABORTED && error != EAGAIN && error != EWOULDBLOCK) {
-      // Out of descriptors or memory: wait for connections to close rather than spin.
-      log::warn("accepting a connection failed: {}", std::strerror(error));
-      lock.unlock();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    wait_ms = turn_away_overdue();
   }
   for (auto& worker : workers_) worker.join();
   workers_.clear();
@@ -373,24 +369,32 @@ void HttpServer::serve() {
 
 // Every worker serves an open connection (event streams, slow clients, more connections than
 // workers): a connection that has waited the I/O timeout for one is answered 503, rather than
-// left waiting without a word.
-void HttpServer::turn_away_overdue() {
+// left waiting without a word. Returns how long the accept loop may wait before it looks again:
+// -1 (until a connection comes) while every queued connection has a free worker.
+int HttpServer::turn_away_overdue() {
   const auto now = std::chrono::steady_clock::now();
+  const auto patience = std::chrono::seconds(options_.io_timeout_seconds);
   std::vector<int> overdue;
+  int wait_ms = -1;
   {
     std::lock_guard lock(mutex_);
-    while (!accepted_.empty() && now - accepted_.front().since >= std::chrono::seconds(options_.io_timeout_seconds)) {
+    while (!accepted_.empty() && now - accepted_.front().since >= patience) {
       overdue.push_back(accepted_.front().fd);
       accepted_.pop_front();
     }
+    if (accepted_.size() > idle_workers_) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(accepted_.front().since + patience - now);
+      wait_ms = static_cast<int>(std::max<int64_t>(1, left.count()));
+    }
   }
-  if (overdue.empty()) return;
+  if (overdue.empty()) return wait_ms;
   if (now - busy_logged_ >= std::chrono::minutes(1)) {
     busy_logged_ = now;
     log::warn("all {} HTTP workers stayed busy for {} s: new connections are answered 503 (raise --http-threads)",
               options_.http_threads, options_.io_timeout_seconds);
   }
   for (const int fd : overdue) turn_away(fd);
+  return wait_ms;
 }
 
 // Ends the accept loop at once; workers finish the request they serve (a response being
@@ -408,7 +412,9 @@ void HttpServer::work() {
     Accepted next;
     {
       std::unique_lock lock(mutex_);
+      ++idle_workers_;
       accepted_cv_.wait(lock, [this] { return stopping_ || !accepted_.empty(); });
+      --idle_workers_;
       if (stopping_) {
         for (const auto& waiting : accepted_) ::close(waiting.fd);
         accepted_.clear();

@@ -52,7 +52,7 @@ class HttpServer {
     std::chrono::steady_clock::time_point since;
   };
   void work();
-  void turn_away_overdue();
+  int turn_away_overdue();
   void turn_away(int fd);
   void serve_connection(int fd, const std::string& remote_addr);
   void apply_cors(const HttpRequest& req, HttpResponse& res) const;
@@ -72,6 +72,7 @@ class HttpServer {
   std::condition_variable accepted_cv_;
   std::deque<Accepted> accepted_;  // waiting for a free worker
   std::set<int> open_;             // connections being served
+  size_t idle_workers_ = 0;        // workers waiting for a connection
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;
   std::chrono::steady_clock::time_point busy_logged_{};  // when turning connections away was last logged
