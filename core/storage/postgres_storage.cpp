@@ -1209,7 +1209,14 @@ std::optional<Run> PostgresStorage::claim_run(const std::string& worker, const s
                                               const std::string& lease_until) {
   return impl_->transaction([&](Connection& conn) -> std::optional<Run> {
     std::vector<std::string> skipped;  // threads another server is claiming for, or now running
+    // A thread given up is rolled back to the attempt's savepoint, which releases the row lock
+    // taken on its candidate run: the claim that holds the thread's lock may be waiting for it.
+    const auto give_up = [&](const std::string& thread_id) {
+      conn.exec("ROLLBACK TO SAVEPOINT attempt");
+      skipped.push_back(thread_id);
+    };
     for (int attempt = 0; attempt < 64; ++attempt) {
+      conn.exec("SAVEPOINT attempt");
       // The earliest ready run of a thread that runs nothing; rows other claims hold are skipped.
       Result candidate = conn.exec(
           "SELECT run_id, thread_id FROM runs AS r WHERE status = 'pending' AND ready_at <= $1::text "
@@ -1230,7 +1237,7 @@ std::optional<Run> PostgresStorage::claim_run(const std::string& worker, const s
       if (!locked || conn.exec("SELECT EXISTS (SELECT 1 FROM runs WHERE thread_id = $1::text AND status = 'running')",
                                {thread_id})
                          .boolean(0, 0)) {
-        skipped.push_back(thread_id);
+        give_up(thread_id);
         continue;
       }
       // SKIP LOCKED may have passed over an earlier run of the same thread that another claim
@@ -1240,14 +1247,16 @@ std::optional<Run> PostgresStorage::claim_run(const std::string& worker, const s
           "ORDER BY ready_at, created_at, run_id LIMIT 1",
           {thread_id, now});
       if (first.rows() == 0) {
-        skipped.push_back(thread_id);
+        give_up(thread_id);
         continue;
       }
       if (first.text(0, 0) != run_id) {
         run_id = first.text(0, 0);
-        if (conn.exec("SELECT 1 FROM runs WHERE run_id = $1::text AND status = 'pending' FOR UPDATE SKIP LOCKED", {run_id})
+        // Waited for: whoever holds it is a claim without this thread's lock, which gives the
+        // thread up at once, or a change of the run (a cancel), which does not wait for claims.
+        if (conn.exec("SELECT 1 FROM runs WHERE run_id = $1::text AND status = 'pending' FOR UPDATE", {run_id})
                 .rows() == 0) {
-          skipped.push_back(thread_id);
+          give_up(thread_id);
           continue;
         }
       }
