@@ -2,9 +2,10 @@
 # Persistence benchmark: does a user's thread search stay fast as the database grows, and how many
 # durable thread creations per second does the server acknowledge?
 #
-# For each database (SQLite in a temporary folder; PostgreSQL from tools/pg-test-server.sh, in a
-# fresh database), with wrk on 127.0.0.1:
-# First, for reference, POST /threads on a server with the in-memory store (nothing durable). Then:
+# First, for reference (when SQLite is measured), the same POST /threads as in step 0 on a server
+# with the in-memory store, which stores nothing durably. Then, for each database (SQLite in a
+# temporary folder; PostgreSQL from tools/pg-test-server.sh, in a fresh database), with wrk on
+# 127.0.0.1:
 #   0. durable POST /threads at concurrency 16 on a fresh database, first, while the disk has
 #      nothing else to write: the requests spread over the 10,000 users' tokens
 #      (tools/bench/create_threads.lua); afterwards the server is killed with SIGKILL and the
