@@ -293,7 +293,7 @@ void add_run_routes(Router& router, Services& services) {
   router.add("POST", "/runs/wait", wait(&create_stateless_run, true));
 
   router.add("POST", "/runs/batch", [&services](const ApiRequest& req, HttpResponse& res) {
-    const json items = json::parse(req.body_text(), nullptr, false);
+    const json items = parse_request_json(req.body_text());
     if (!items.is_array() || items.empty()) throw ApiError{422, "The body must be a non-empty list of run payloads"};
     if (items.size() > 100) throw ApiError{422, "A batch holds at most 100 runs"};
     std::vector<std::string> texts;

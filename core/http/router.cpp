@@ -32,13 +32,41 @@ std::string ApiRequest::uuid_param(std::string_view name) const {
   return *id;
 }
 
+// Checked before parsing: nlohmann's parser takes a NUL byte for the end of the input (what
+// follows would be ignored, yet JSON text has no raw NUL), and its copies, comparisons and dumps
+// recurse once per level, so a document deep enough overflows a worker's stack. No client needs
+// kMaxJsonDepth levels (LangGraph's server, through orjson, stops at 1024; SQLite's JSON
+// functions at 2000).
+json parse_request_json(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\0') throw ApiError{422, "The request body is not valid JSON"};
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        throw ApiError{422, "The request body nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) +
+                                " levels"};
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) throw ApiError{422, "The request body is not valid JSON"};
+  return parsed;
+}
+
 const json& ApiRequest::body() const {
   if (!body_) {
     if (body_text_.empty()) {
       body_ = json::object();
     } else {
-      json parsed = json::parse(body_text_, nullptr, /*allow_exceptions=*/false);
-      if (parsed.is_discarded()) throw ApiError{422, "The request body is not valid JSON"};
+      json parsed = parse_request_json(body_text_);
       if (!parsed.is_object()) throw ApiError{422, "The request body must be a JSON object"};
       body_ = std::move(parsed);
     }

@@ -46,6 +46,11 @@ class ApiRequest {
   mutable std::optional<json> body_;
 };
 
+// A request body's JSON document, of any type; 422 when it is not valid JSON or nests deeper than
+// kMaxJsonDepth arrays and objects.
+json parse_request_json(std::string_view text);
+inline constexpr int kMaxJsonDepth = 512;
+
 using Handler = std::function<void(const ApiRequest&, HttpResponse&)>;
 
 enum class Access { authenticated, open };

@@ -582,6 +582,32 @@ describe('request validation', () => {
     }
   });
 
+  test('bodies nested deeper than 512 levels, or with a raw NUL byte, are 422; 512 levels are stored', T, async () => {
+    const nest = (depth, leaf = '1') => '{"a":'.repeat(depth) + leaf + '}'.repeat(depth);
+    // Deep enough to overflow a worker's stack when copied, compared or written out.
+    const deep = 100_000;
+    for (const [method, path, body] of [
+      ['POST', '/threads', `{"metadata":${nest(deep)}}`],
+      ['POST', '/threads/search', `{"metadata":${nest(deep)}}`],
+      ['PUT', '/store/items', `{"namespace":["deep"],"key":"k","value":${nest(deep)}}`],
+      ['POST', '/runs/batch', '['.repeat(deep) + ']'.repeat(deep)],
+      ['POST', '/runs/wait', `{"assistant_id":"agent","input":${nest(deep)}}`],
+      ['POST', '/threads', `{"metadata":${nest(512)}}`],  // 513 with the body's own object
+    ]) {
+      const res = await call(method, path, body, JSON_CT);
+      assertJsonError(res, 422, `${method} ${path} nested`);
+      assert.match(res.json.detail, /deeper than 512 levels/);
+    }
+    // JSON text has no raw NUL; the parser would take it for the end and ignore the rest.
+    assertJsonError(await call('POST', '/threads', '{"metadata":{"a":1}}\u0000{{{', JSON_CT), 422, 'raw NUL');
+    const stored = await call('POST', '/threads', `{"metadata":{"k":${nest(510)}}}`, JSON_CT);
+    assert.equal(stored.status, 200, stored.text);
+    const found = await call('POST', '/threads/search', `{"metadata":{"k":${nest(510)}}}`, JSON_CT);
+    assert.equal(found.status, 200, found.text);
+    assert.deepEqual(found.json.map((t) => t.thread_id), [stored.json.thread_id]);
+    assert.equal((await call('GET', '/ok')).status, 200);
+  });
+
   test('wrong types are 422', T, async () => {
     const cases = [
       ['POST', '/threads', { metadata: 'oops' }],
