@@ -311,24 +311,25 @@ void RunManager::fail_orphan(const Run& orphan) {
   const json error = {{"error", "ServerStopped"},
                       {"message", "the server executing this run stopped before it finished; the run is not "
                                   "retried because its nodes may have had side effects"}};
-  bool failed = false;
-  storage_.update_run(orphan.run_id, [&](Run& r) {
-    if (r.status != "running") return;  // finished or taken care of meanwhile
-    r.status = "error";
-    r.error = error;
-    r.updated_at = now;
-    failed = true;
-  });
+  const auto latest = storage_.latest_checkpoint(orphan.thread_id);
+  const bool failed = storage_.end_run(
+      orphan.thread_id, orphan.run_id,
+      [&](Run& r) {
+        if (r.status != "running") return false;  // finished or taken care of meanwhile
+        r.status = "error";
+        r.error = error;
+        r.updated_at = now;
+        return true;
+      },
+      [&](Thread& t) {
+        if (latest) t.values = latest->values;
+        t.status = "error";
+        t.error = error;
+        t.updated_at = now;
+      });
   if (!failed) return;
   log::warn("run {} on thread {} was left running by a stopped server: marked as failed", orphan.run_id,
             orphan.thread_id);
-  auto latest = storage_.latest_checkpoint(orphan.thread_id);
-  storage_.update_thread(orphan.thread_id, [&](Thread& t) {
-    if (latest) t.values = latest->values;
-    t.status = "error";
-    t.error = error;
-    t.updated_at = now;
-  });
   if (orphan.kwargs.value("temporary", false)) storage_.delete_thread(orphan.thread_id);
   {
     std::lock_guard lock(mutex_);
@@ -368,6 +369,7 @@ void RunManager::execute(Run run) {
     return stored ? stored->cancel : "";
   };
   std::string cancelled_with;
+  ThreadChange succeeded;  // what the run's success makes of its thread, stored with the run's end
   try {
     if (!storage_.get_thread(run.thread_id)) throw GraphError("ThreadNotFound", "the run's thread was deleted");
     storage_.update_thread(run.thread_id, [&](Thread& t) { t.status = "busy"; t.updated_at = run.updated_at; });
@@ -390,14 +392,12 @@ void RunManager::execute(Run run) {
       if (!list.empty()) run.output["__interrupt__"] = list;
       run.status = "interrupted";
     }
-    const std::string done = now_iso8601();
-    storage_.update_thread(run.thread_id, [&](Thread& t) {
-      t.values = result.values;
-      t.interrupts = result.interrupts;
-      t.status = result.interrupted ? "interrupted" : "idle";
+    succeeded = [values = result.values, interrupts = result.interrupts, interrupted = result.interrupted](Thread& t) {
+      t.values = values;
+      t.interrupts = interrupts;
+      t.status = interrupted ? "interrupted" : "idle";
       t.error = nullptr;
-      t.updated_at = done;
-    });
+    };
   } catch (const RunCancelled&) {
     try {
       cancelled_with = cancel_action();
@@ -413,7 +413,7 @@ void RunManager::execute(Run run) {
     run.status = "error";
     run.error = {{"error", "InternalError"}, {"message", "the run failed inside the server"}};
   }
-  finish(run, cancelled_with);
+  finish(run, cancelled_with, succeeded);
 }
 
 void RunManager::roll_back(const Run& run) {
@@ -429,11 +429,11 @@ void RunManager::roll_back(const Run& run) {
 // or streams. When the database cannot store it, the run ends as an error (StorageUnavailable)
 // for them, and that is stored once the database is back (store_unstored_ends): it is never left
 // "running" by a server that goes on.
-void RunManager::finish(Run& run, const std::string& cancel_action) {
+void RunManager::finish(Run& run, const std::string& cancel_action, const ThreadChange& succeeded) {
   bool error_published = false;
   bool stored = false;
   try {
-    store_end(run, cancel_action, error_published);
+    store_end(run, cancel_action, error_published, succeeded);
     stored = true;
   } catch (const std::exception& e) {
     log::error("run {} on thread {} ended ({}), but the database could not store it: {}; it is stored as failed "
@@ -461,41 +461,47 @@ void RunManager::finish(Run& run, const std::string& cancel_action) {
   if (run.status == "error") log::warn("run {} on thread {} failed: {}", run.run_id, run.thread_id, run.error.dump());
 }
 
-// The thread and run records of an ended run. The stream gets the error before the run is marked
-// finished, so that a reader on another server, which stops once the run is finished, has it.
-void RunManager::store_end(const Run& run, const std::string& cancel_action, bool& error_published) {
-  const std::string now = now_iso8601();
-  if (cancel_action == "rollback") {
-    roll_back(run);
-  } else if (!cancel_action.empty()) {
-    auto latest = storage_.latest_checkpoint(run.thread_id);
-    storage_.update_thread(run.thread_id, [&](Thread& t) {
-      if (latest) t.values = latest->values;
-      if (t.status == "busy") t.status = "idle";
-      t.updated_at = now;
-    });
-  } else if (run.status == "error") {
-    storage_.update_thread(run.thread_id, [&](Thread& t) {
-      t.status = "error";
-      t.error = run.error;
-      t.updated_at = now;
-    });
-  }
+// The thread and run records of an ended run, changed together (`succeeded`: what a run that ran
+// to its end makes of its thread). The stream gets the error before the run is marked finished,
+// so that a reader on another server, which stops once the run is finished, has it.
+void RunManager::store_end(const Run& run, const std::string& cancel_action, bool& error_published,
+                           const ThreadChange& succeeded) {
   if (run.status == "error" && !error_published) {
     streams_.publish(run.run_id, "", "error", run.error);
     error_published = true;
   }
-  if (cancel_action == "rollback") {
+  if (cancel_action == "rollback") {  // the run goes as if it never was
+    roll_back(run);
     storage_.delete_run(run.run_id);
-  } else {
-    storage_.update_run(run.run_id, [&](Run& r) {
-      r.status = run.status;
-      r.output = run.output;
-      r.error = run.error;
-      r.cancel.clear();
-      r.updated_at = now;
-    });
+    return;
   }
+  const std::string now = now_iso8601();
+  std::optional<Checkpoint> latest;
+  if (!cancel_action.empty()) latest = storage_.latest_checkpoint(run.thread_id);
+  storage_.end_run(
+      run.thread_id, run.run_id,
+      [&](Run& r) {
+        r.status = run.status;
+        r.output = run.output;
+        r.error = run.error;
+        r.cancel.clear();
+        r.updated_at = now;
+        return true;
+      },
+      [&](Thread& t) {
+        if (!cancel_action.empty()) {
+          if (latest) t.values = latest->values;
+          if (t.status == "busy") t.status = "idle";
+        } else if (run.status == "error") {
+          t.status = "error";
+          t.error = run.error;
+        } else if (succeeded) {
+          succeeded(t);
+        } else {
+          return;
+        }
+        t.updated_at = now;
+      });
 }
 
 void RunManager::store_unstored_ends() {
@@ -507,7 +513,7 @@ void RunManager::store_unstored_ends() {
   for (const auto& [run_id, run] : ended) {
     try {
       bool error_published = true;  // when it ended
-      store_end(run, "", error_published);
+      store_end(run, "", error_published, {});
       if (run.kwargs.value("temporary", false)) storage_.delete_thread(run.thread_id);
     } catch (const std::exception&) {
       return;  // the database is still unavailable: at the next sweep

@@ -65,8 +65,9 @@ class RunManager {
   void keep_leases();
   void execute(Run run);
   void fail_orphan(const Run& run);
-  void finish(Run& run, const std::string& cancel_action);
-  void store_end(const Run& run, const std::string& cancel_action, bool& error_published);
+  using ThreadChange = std::function<void(Thread&)>;
+  void finish(Run& run, const std::string& cancel_action, const ThreadChange& succeeded = {});
+  void store_end(const Run& run, const std::string& cancel_action, bool& error_published, const ThreadChange& succeeded);
   void store_unstored_ends();
   void roll_back(const Run& run);
   void open_stream(const std::string& run_id);

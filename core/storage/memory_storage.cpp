@@ -182,6 +182,18 @@ bool MemoryStorage::update_run(const std::string& run_id, const std::function<vo
   return true;
 }
 
+bool MemoryStorage::end_run(const std::string& thread_id, const std::string& run_id,
+                            const std::function<bool(Run&)>& change_run, const std::function<void(Thread&)>& change_thread) {
+  std::lock_guard lock(mutex_);
+  auto run = runs_.find(run_id);
+  if (run == runs_.end()) return false;
+  Run changed = run->second;
+  if (!change_run(changed)) return false;
+  run->second = std::move(changed);
+  if (auto thread = threads_.find(thread_id); thread != threads_.end()) change_thread(thread->second);
+  return true;
+}
+
 Page<Run> MemoryStorage::list_runs(const RunQuery& q) {
   std::vector<Run> matches;
   {

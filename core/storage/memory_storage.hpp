@@ -27,6 +27,8 @@ class MemoryStorage : public Storage {
   void put_run(const Run& run) override;
   std::optional<Run> get_run(const std::string& run_id) override;
   bool update_run(const std::string& run_id, const std::function<void(Run&)>& change) override;
+  bool end_run(const std::string& thread_id, const std::string& run_id, const std::function<bool(Run&)>& change_run,
+               const std::function<void(Thread&)>& change_thread) override;
   Page<Run> list_runs(const RunQuery& query) override;
 
   bool create_cron(const Cron& cron) override;

@@ -687,6 +687,14 @@ bool change_row(Connection& conn, const std::string& select_sql, const std::stri
   return true;
 }
 
+constexpr const char* kUpdateThread =
+    "UPDATE threads SET created_at = $2::text, updated_at = $3::text, metadata = $4::jsonb, status = $5::text, "
+    "config = $6::jsonb, state_values = $7::jsonb, interrupts = $8::jsonb, error = $9::jsonb WHERE thread_id = $1::text";
+constexpr const char* kUpdateRun =
+    "UPDATE runs SET thread_id = $2::text, assistant_id = $3::text, metadata = $4::jsonb, status = $5::text, "
+    "kwargs = $6::jsonb, multitask_strategy = $7::text, created_at = $8::text, updated_at = $9::text, "
+    "output = $10::jsonb, error = $11::jsonb, ready_at = $12::text, cancel = $13::text WHERE run_id = $1::text";
+
 // Below this many matches a filtered search sorts the matches themselves (found through the
 // filter's indexes) instead of letting the planner walk the sort column's index, which can read
 // most of the table when the matches are few or old and the planner overestimates them.
@@ -963,11 +971,7 @@ std::optional<Thread> PostgresStorage::get_thread(const std::string& thread_id) 
 bool PostgresStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) {
   return impl_->transaction([&](Connection& conn) {
     return change_row(conn, std::string("SELECT ") + kThreadColumns + " FROM threads WHERE thread_id = $1::text FOR UPDATE",
-                      thread_id, thread_at, thread_params,
-                      "UPDATE threads SET created_at = $2::text, updated_at = $3::text, metadata = $4::jsonb, "
-                      "status = $5::text, config = $6::jsonb, state_values = $7::jsonb, interrupts = $8::jsonb, "
-                      "error = $9::jsonb WHERE thread_id = $1::text",
-                      change);
+                      thread_id, thread_at, thread_params, kUpdateThread, change);
   });
 }
 
@@ -1047,12 +1051,31 @@ std::optional<Run> PostgresStorage::get_run(const std::string& run_id) {
 bool PostgresStorage::update_run(const std::string& run_id, const std::function<void(Run&)>& change) {
   return impl_->transaction([&](Connection& conn) {
     return change_row(conn, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = $1::text FOR UPDATE",
-                      run_id, run_at, run_params,
-                      "UPDATE runs SET thread_id = $2::text, assistant_id = $3::text, metadata = $4::jsonb, "
-                      "status = $5::text, kwargs = $6::jsonb, multitask_strategy = $7::text, created_at = $8::text, "
-                      "updated_at = $9::text, output = $10::jsonb, error = $11::jsonb, ready_at = $12::text, "
-                      "cancel = $13::text WHERE run_id = $1::text",
-                      change);
+                      run_id, run_at, run_params, kUpdateRun, change);
+  });
+}
+
+bool PostgresStorage::end_run(const std::string& thread_id, const std::string& run_id,
+                              const std::function<bool(Run&)>& change_run,
+                              const std::function<void(Thread&)>& change_thread) {
+  return impl_->transaction([&](Connection& conn) {
+    // The thread's row first: deleting a thread locks it before its runs.
+    auto thread = first_row<Thread>(
+        conn.exec(std::string("SELECT ") + kThreadColumns + " FROM threads WHERE thread_id = $1::text FOR UPDATE", {thread_id}),
+        thread_at);
+    auto run = first_row<Run>(
+        conn.exec(std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = $1::text FOR UPDATE", {run_id}), run_at);
+    if (!run || !change_run(*run)) return false;
+    auto params = run_params(*run);
+    params[0] = run_id;
+    conn.exec(kUpdateRun, params);
+    if (thread) {
+      change_thread(*thread);
+      auto thread_fields = thread_params(*thread);
+      thread_fields[0] = thread_id;
+      conn.exec(kUpdateThread, thread_fields);
+    }
+    return true;
   });
 }
 

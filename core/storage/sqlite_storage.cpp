@@ -993,6 +993,47 @@ Query& bind_run_fields(Query& q, const Run& r) {
       .bind(r.cancel);
 }
 
+// Reads the thread, lets `change` alter it and writes it back with its index rows; false when
+// there is no such thread.
+bool change_thread_row(Conn& c, const std::string& thread_id, const std::function<void(Thread&)>& change) {
+  Thread thread;
+  std::string old_metadata;
+  int64_t row_id = 0;
+  {
+    Query q(c, std::string("SELECT ") + kThreadColumns + ", t.id FROM threads t WHERE t.thread_id = ?");
+    q.bind(thread_id);
+    if (!q.step()) return false;
+    thread = read_thread(q);
+    old_metadata = q.string(4);
+    row_id = q.integer(9);
+  }
+  const std::string old_created_at = thread.created_at;
+  change(thread);
+  const ThreadRow row(thread);
+  Query(c,
+        "UPDATE threads SET created_at = ?, updated_at = ?, status = ?, metadata = ?, config = ?, vals = ?, "
+        "interrupts = ?, error = ? WHERE id = ?")
+      .bind(thread.created_at)
+      .bind(thread.updated_at)
+      .bind(thread.status)
+      .bind(row.metadata)
+      .bind(row.config)
+      .bind(row.values)
+      .bind(row.interrupts)
+      .bind(row.error)
+      .bind(row_id)
+      .run();
+  if (row.metadata != old_metadata || thread.created_at != old_created_at) {
+    delete_thread_index(c, thread_id, old_created_at, metadata_index(old_metadata));
+    insert_thread_index(c, row_id, thread_id, thread.created_at, metadata_index(row.metadata));
+  }
+  return true;
+}
+
+constexpr const char* kUpdateRun =
+    "UPDATE runs SET thread_id = ?, assistant_id = ?, metadata = ?, status = ?, kwargs = ?, multitask_strategy = ?, "
+    "created_at = ?, updated_at = ?, output = ?, error = ?, ready_at = ?, cancel = ? WHERE run_id = ?";
+
 Checkpoint read_checkpoint(Query& q) {
   Checkpoint c;
   c.thread_id = q.string(0);
@@ -1741,40 +1782,7 @@ std::optional<Thread> SqliteStorage::get_thread(const std::string& thread_id) {
 }
 
 bool SqliteStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) {
-  return impl_->write([&](Conn& c) {
-    Thread thread;
-    std::string old_metadata;
-    int64_t row_id = 0;
-    {
-      Query q(c, std::string("SELECT ") + kThreadColumns + ", t.id FROM threads t WHERE t.thread_id = ?");
-      q.bind(thread_id);
-      if (!q.step()) return false;
-      thread = read_thread(q);
-      old_metadata = q.string(4);
-      row_id = q.integer(9);
-    }
-    const std::string old_created_at = thread.created_at;
-    change(thread);
-    const ThreadRow row(thread);
-    Query(c,
-          "UPDATE threads SET created_at = ?, updated_at = ?, status = ?, metadata = ?, config = ?, vals = ?, "
-          "interrupts = ?, error = ? WHERE id = ?")
-        .bind(thread.created_at)
-        .bind(thread.updated_at)
-        .bind(thread.status)
-        .bind(row.metadata)
-        .bind(row.config)
-        .bind(row.values)
-        .bind(row.interrupts)
-        .bind(row.error)
-        .bind(row_id)
-        .run();
-    if (row.metadata != old_metadata || thread.created_at != old_created_at) {
-      delete_thread_index(c, thread_id, old_created_at, metadata_index(old_metadata));
-      insert_thread_index(c, row_id, thread_id, thread.created_at, metadata_index(row.metadata));
-    }
-    return true;
-  });
+  return impl_->write([&](Conn& c) { return change_thread_row(c, thread_id, change); });
 }
 
 bool SqliteStorage::delete_thread(const std::string& thread_id) {
@@ -1870,11 +1878,19 @@ std::optional<Run> SqliteStorage::get_run(const std::string& run_id) {
 bool SqliteStorage::update_run(const std::string& run_id, const std::function<void(Run&)>& change) {
   return impl_->write([&](Conn& c) {
     return change_row(c, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?", run_id, read_run,
-                      bind_run_fields,
-                      "UPDATE runs SET thread_id = ?, assistant_id = ?, metadata = ?, status = ?, kwargs = ?, "
-                      "multitask_strategy = ?, created_at = ?, updated_at = ?, output = ?, error = ?, ready_at = ?, "
-                      "cancel = ? WHERE run_id = ?",
-                      change);
+                      bind_run_fields, kUpdateRun, change);
+  });
+}
+
+bool SqliteStorage::end_run(const std::string& thread_id, const std::string& run_id,
+                            const std::function<bool(Run&)>& change_run, const std::function<void(Thread&)>& change_thread) {
+  return impl_->write([&](Conn& c) {
+    auto run = row_by_key(c, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?", run_id, read_run);
+    if (!run || !change_run(*run)) return false;
+    Query q(c, kUpdateRun);
+    bind_run_fields(q, *run).bind(run_id).run();
+    change_thread_row(c, thread_id, change_thread);
+    return true;
   });
 }
 

@@ -121,6 +121,12 @@ class Storage {
   virtual void put_run(const Run& run) = 0;
   virtual std::optional<Run> get_run(const std::string& run_id) = 0;
   virtual bool update_run(const std::string& run_id, const std::function<void(Run&)>& change) = 0;
+  // Records a run's end on the run and on its thread in one transaction, so that no crash leaves
+  // one changed without the other (a thread "busy" for good after its run ended): `change_run`
+  // edits the run, or returns false before changing it to leave both as they are; `change_thread`
+  // then edits the thread, if it is still there. False when the run is gone or was left as it is.
+  virtual bool end_run(const std::string& thread_id, const std::string& run_id,
+                       const std::function<bool(Run&)>& change_run, const std::function<void(Thread&)>& change_thread) = 0;
   virtual Page<Run> list_runs(const RunQuery& query) = 0;
 
   // Crons. The crons of a thread or an assistant are deleted with it. create returns false

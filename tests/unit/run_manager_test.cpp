@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <thread>
 
 #include "load_graph.hpp"
@@ -43,6 +44,33 @@ Run pending_run(const std::string& thread_id, const std::string& graph_id, json 
   return run;
 }
 
+// A MemoryStorage that refuses every write after `writes_left` more, as if its server were
+// killed there: what was written stays, nothing after it is.
+class KilledStorage : public MemoryStorage {
+ public:
+  int writes_left = std::numeric_limits<int>::max();
+
+  bool update_thread(const std::string& id, const std::function<void(Thread&)>& change) override {
+    spend();
+    return MemoryStorage::update_thread(id, change);
+  }
+  bool update_run(const std::string& id, const std::function<void(Run&)>& change) override {
+    spend();
+    return MemoryStorage::update_run(id, change);
+  }
+  bool end_run(const std::string& thread_id, const std::string& run_id, const std::function<bool(Run&)>& change_run,
+               const std::function<void(Thread&)>& change_thread) override {
+    spend();
+    return MemoryStorage::end_run(thread_id, run_id, change_run, change_thread);
+  }
+
+ private:
+  void spend() {
+    if (writes_left <= 0) throw StorageUnavailable("killed");
+    --writes_left;
+  }
+};
+
 Run sleeper_run(const std::string& thread_id, const std::string& label, json seconds, double delay_seconds = 0) {
   return pending_run(thread_id, "sleeper", {{"naps", {label}}}, {{"sleep_seconds", seconds}}, delay_seconds);
 }
@@ -79,6 +107,29 @@ TEST_SUITE("runtime.run_manager") {
     CHECK(failed.error["error"] == "ServerStopped");
     CHECK(wait_status(storage, queued.run_id, "success").status == "success");
     CHECK(storage.get_thread(thread_id)->values["naps"] == json::array({"queued", "slept 0s"}));
+  }
+
+  TEST_CASE("a run left running fails together with its thread: a server killed at any write leaves no busy thread") {
+    auto graphs = shipped_graphs();
+    for (int writes = 0; writes < 3; ++writes) {
+      CAPTURE(writes);
+      KilledStorage storage;
+      StreamHub streams;
+      const std::string thread_id = new_thread(storage);
+      Run left = sleeper_run(thread_id, "left", 0);
+      storage.put_run(left);
+      REQUIRE(storage.claim_run("a-server-that-was-killed", now_iso8601(), iso8601_from_now(30)));
+      REQUIRE(storage.update_thread(thread_id, [](Thread& t) { t.status = "busy"; }));
+      storage.writes_left = writes;
+      try {
+        RunManager killed_while_starting(storage, graphs, streams, 1);
+      } catch (const StorageUnavailable&) {
+      }
+      storage.writes_left = std::numeric_limits<int>::max();
+      RunManager restarted(storage, graphs, streams, 1);
+      CHECK(storage.get_run(left.run_id)->status == "error");
+      CHECK(storage.get_thread(thread_id)->status == "error");
+    }
   }
 
   TEST_CASE("runs of one thread execute one at a time, in the order they became ready") {

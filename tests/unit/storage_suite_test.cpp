@@ -1342,6 +1342,56 @@ STORAGE_TEST(runs_put_get_update, "runs: put, get, put again replaces, update_ru
   CHECK(s.get_run("r1")->finished());
 }
 
+STORAGE_TEST(runs_end_with_thread, "runs: end_run changes the run and its thread together, or neither") {
+  Storage& s = backend.storage();
+  Thread thread = make_thread("t1", 1, {{"owner", "alice"}});
+  thread.status = "busy";
+  REQUIRE(s.create_thread(thread));
+  s.put_run(make_run("r1", "t1", 1, "running"));
+  auto end_as_error = [](Run& r) {
+    if (r.status != "running") return false;
+    r.status = "error";
+    r.error = {{"error", "ServerStopped"}};
+    r.updated_at = ts(20);
+    return true;
+  };
+  auto thread_error = [](Thread& t) {
+    t.status = "error";
+    t.error = {{"error", "ServerStopped"}};
+    t.values = {{"messages", json::array({"kept"})}};
+    t.updated_at = ts(20);
+  };
+
+  CHECK(s.end_run("t1", "r1", end_as_error, thread_error));
+  const Run run = *s.get_run("r1");
+  CHECK(run.status == "error");
+  CHECK(run.error == json{{"error", "ServerStopped"}});
+  CHECK(run.updated_at == ts(20));
+  Thread want = thread;
+  thread_error(want);
+  expect_stored(s.get_thread("t1"), want, "t1 after its run ended");
+  // Still found by its metadata: the thread's index rows were kept.
+  ThreadQuery mine;
+  mine.metadata = {{"owner", "alice"}};
+  CHECK(s.search_threads(mine).items.size() == 1);
+
+  // Declined (the run is no longer running): neither record changes.
+  bool thread_changed = false;
+  CHECK_FALSE(s.end_run("t1", "r1", end_as_error, [&](Thread& t) {
+    thread_changed = true;
+    t.status = "idle";
+  }));
+  CHECK_FALSE(thread_changed);
+  expect_stored(s.get_run("r1"), run, "r1 after a declined end");
+  expect_stored(s.get_thread("t1"), want, "t1 after a declined end");
+
+  // A run whose thread is gone still ends; an unknown run is false.
+  s.put_run(make_run("r2", "no-such-thread", 2, "running"));
+  CHECK(s.end_run("no-such-thread", "r2", end_as_error, [](Thread&) { FAIL("no thread to change"); }));
+  CHECK(s.get_run("r2")->status == "error");
+  CHECK_FALSE(s.end_run("t1", "no-such-run", end_as_error, [](Thread&) { FAIL("no run to end"); }));
+}
+
 STORAGE_TEST(runs_update_concurrent, "runs: update_run from many threads at once loses no update") {
   Storage& s = backend.storage();
   REQUIRE(s.create_thread(make_thread("t1")));
