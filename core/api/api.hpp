@@ -2,6 +2,7 @@
 #pragma once
 
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "authz/authorizer.hpp"
@@ -47,6 +48,13 @@ std::optional<std::string> assistant_id_of(Services& services, const std::string
 // none or `filter` (an authorization filter on its metadata) hides it.
 Assistant resolve_assistant(Services& services, const std::string& id_or_graph, const json& filter = json::object());
 bool is_system_assistant(const Assistant& assistant);
+
+// The stream modes a request names: a string or a list of strings; absent or null means
+// "values"; 422 for anything else or an unknown mode.
+std::set<std::string> parse_modes(const json& value);
+// Checks the fields of a run's config that the server reads itself (recursion_limit); 422 when
+// one is wrong, before any run is created with it.
+void check_run_config(const json& config);
 
 // Creating runs from a request body (api/runs.cpp), for every route that starts one: the run
 // is authorized and stored as pending; the caller queues it with services.runs.enqueue.

@@ -82,6 +82,7 @@ void add_assistant_routes(Router& router, Services& services) {
     }
     a.graph_id = require_graph(services, b);
     const std::string if_exists = body::choice(b, "if_exists", {"raise", "do_nothing"}, "raise");
+    check_run_config(body::object(b, "config"));
     json value = {{"assistant_id", a.assistant_id}, {"graph_id", a.graph_id},
                   {"config", body::object(b, "config")}, {"context", body::object(b, "context")},
                   {"metadata", body::object(b, "metadata")}, {"if_exists", if_exists},
@@ -134,7 +135,7 @@ void add_assistant_routes(Router& router, Services& services) {
                   {"config", b.value("config", json())}, {"context", b.value("context", json())},
                   {"metadata", body::object(b, "metadata")}, {"name", b.value("name", json())},
                   {"description", b.value("description", json())}};
-    body::object(b, "config");
+    check_run_config(body::object(b, "config"));
     body::object(b, "context");
     const json filter = services.authorize(req, "assistants", "update", value);
     Assistant a = resolve_assistant(services, req.param("assistant_id"), filter);

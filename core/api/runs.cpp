@@ -1,6 +1,9 @@
 // Runs: created on a thread or stateless, executed in the background by the run manager;
 // /wait variants block until the run finished and answer with the final state.
 #include "api/api.hpp"
+
+#include <limits>
+
 #include "api/body.hpp"
 #include "authz/filter.hpp"
 #include "http/responses.hpp"
@@ -8,6 +11,10 @@
 #include "util/ids.hpp"
 
 namespace lgs {
+
+void check_run_config(const json& config) {
+  if (config.is_object()) body::integer(config, "recursion_limit", 25, 1, std::numeric_limits<int>::max());
+}
 
 namespace {
 
@@ -108,7 +115,9 @@ RunRequest parse_run_request(Services& services, const ApiRequest& req) {
   r.config = body::object(b, "config");
   r.context = body::object(b, "context");
   r.metadata = body::object(b, "metadata");
+  check_run_config(r.config);
   r.stream_mode = b.contains("stream_mode") && !b["stream_mode"].is_null() ? b["stream_mode"] : json("values");
+  parse_modes(r.stream_mode);
   r.multitask_strategy = body::choice(b, "multitask_strategy", {"reject", "enqueue", "interrupt", "rollback"}, "reject");
   r.if_not_exists = body::choice(b, "if_not_exists", {"create", "reject"}, "reject");
   r.on_completion = body::choice(b, "on_completion", {"delete", "keep"}, "delete");

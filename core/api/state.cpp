@@ -41,10 +41,17 @@ Thread readable_thread(Services& services, const ApiRequest& req, const std::str
   return require_thread(services, thread_id, services.authorize(req, "threads", "read", value));
 }
 
-std::string checkpoint_id_of(const json& checkpoint) {
+// The checkpoint id that `field` names, as the id or as {"checkpoint_id": id}; "" when it names
+// none, 422 when it is anything else.
+std::string checkpoint_id_of(const json& checkpoint, const std::string& field) {
+  if (checkpoint.is_null()) return {};
   if (checkpoint.is_string()) return checkpoint.get<std::string>();
-  if (checkpoint.is_object()) return checkpoint.value("checkpoint_id", "");
-  return {};
+  if (checkpoint.is_object()) {
+    const auto id = checkpoint.find("checkpoint_id");
+    if (id == checkpoint.end() || id->is_null()) return {};
+    if (id->is_string()) return id->get<std::string>();
+  }
+  throw ApiError{422, "\"" + field + "\" must be a checkpoint id, or an object whose \"checkpoint_id\" is one"};
 }
 
 json state_at(Services& services, const std::string& thread_id, const std::string& checkpoint_id) {
@@ -99,7 +106,7 @@ void add_state_routes(Router& router, Services& services) {
 
   router.add("POST", "/threads/{thread_id}/state/checkpoint", [&services](const ApiRequest& req, HttpResponse& res) {
     const Thread thread = readable_thread(services, req, req.uuid_param("thread_id"));
-    const std::string id = checkpoint_id_of(body::object(req.body(), "checkpoint"));
+    const std::string id = checkpoint_id_of(body::object(req.body(), "checkpoint"), "checkpoint");
     if (id.empty()) throw ApiError{422, "\"checkpoint.checkpoint_id\" is required"};
     send_json(res, 200, state_at(services, thread.thread_id, id));
   });
@@ -107,7 +114,7 @@ void add_state_routes(Router& router, Services& services) {
   auto history = [&services](const ApiRequest& req, HttpResponse& res, const json& b) {
     const Thread thread = readable_thread(services, req, req.uuid_param("thread_id"));
     const int limit = body::integer(b, "limit", 10, 1, 1000);
-    const std::string before = checkpoint_id_of(b.value("before", json()));
+    const std::string before = checkpoint_id_of(b.value("before", json()), "before");
     json out = json::array();
     for (const auto& c : services.storage.list_checkpoints(thread.thread_id, limit, before, body::object(b, "metadata")))
       out.push_back(state_json(c));
@@ -140,7 +147,8 @@ void add_state_routes(Router& router, Services& services) {
     const auto graph = graph_of(services, thread);
     const std::string as_node = body::string(b, "as_node").value_or("");
     std::optional<Checkpoint> base = services.storage.latest_checkpoint(thread_id);
-    const std::string at = checkpoint_id_of(b.contains("checkpoint") ? b["checkpoint"] : b.value("checkpoint_id", json()));
+    const std::string at = b.contains("checkpoint") ? checkpoint_id_of(b["checkpoint"], "checkpoint")
+                                                    : checkpoint_id_of(b.value("checkpoint_id", json()), "checkpoint_id");
     if (!at.empty()) {
       base = services.storage.get_checkpoint(thread_id, at);
       if (!base) throw ApiError{404, "Checkpoint " + at + " not found"};

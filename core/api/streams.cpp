@@ -16,12 +16,9 @@
 
 namespace lgs {
 
-namespace {
-
 constexpr const char* kModes[] = {"values", "updates", "messages", "messages-tuple", "custom",
                                   "debug",  "tasks",   "checkpoints", "events"};
 
-// The requested modes: a string or a list of strings; absent or null means "values".
 std::set<std::string> parse_modes(const json& value) {
   std::vector<std::string> names;
   if (value.is_null()) names = {"values"};
@@ -44,6 +41,8 @@ std::set<std::string> parse_modes(const json& value) {
   if (modes.empty()) modes.insert("values");
   return modes;
 }
+
+namespace {
 
 // The single call site for cancelling a run whose client went away (on_disconnect: "cancel",
 // cancel_on_disconnect=true). Runs on an HTTP worker thread from a response's destructor: it must

@@ -609,6 +609,9 @@ describe('request validation', () => {
   });
 
   test('wrong types are 422', T, async () => {
+    const graphThread = await call('POST', '/threads', JSON.stringify({ graph_id: 'agent' }), JSON_CT);
+    assert.equal(graphThread.status, 200, graphThread.text);
+    const withGraph = graphThread.json.thread_id;
     const cases = [
       ['POST', '/threads', { metadata: 'oops' }],
       ['POST', '/threads', [1, 2, 3]],
@@ -622,10 +625,26 @@ describe('request validation', () => {
       ['POST', `/threads/${threadId}/runs/wait`, { assistant_id: 'agent', input: HELLO, metadata: 'oops' }],
       ['POST', '/runs/wait', { assistant_id: 'agent', input: HELLO, config: 'oops' }],
       ['POST', '/runs/wait', 'null'],
+      ['POST', `/threads/${threadId}/history`, { before: { checkpoint_id: 1 } }],
+      ['POST', `/threads/${threadId}/history`, { before: 5 }],
+      ['POST', `/threads/${threadId}/state/checkpoint`, { checkpoint: { checkpoint_id: 1 } }],
+      ['POST', `/threads/${withGraph}/state`, { values: {}, checkpoint: { checkpoint_id: [] } }],
+      ['POST', `/threads/${withGraph}/state`, { values: {}, checkpoint_id: 1 }],
+      // A run no stream could join, or that could only fail inside the server, is never created.
+      ['POST', `/threads/${threadId}/runs`, { assistant_id: 'agent', input: HELLO, stream_mode: 'bogus' }],
+      ['POST', '/runs/wait', { assistant_id: 'agent', input: HELLO, stream_mode: ['values', 7] }],
+      ['POST', '/runs/crons', { assistant_id: 'agent', schedule: '* * * * *', stream_mode: 'bogus' }],
+      ['POST', `/threads/${threadId}/runs/wait`, { assistant_id: 'agent', input: HELLO, config: { recursion_limit: 'x' } }],
+      ['POST', '/runs/wait', { assistant_id: 'agent', input: HELLO, config: { recursion_limit: 2147483648 } }],
+      ['POST', '/runs/wait', { assistant_id: 'agent', input: HELLO, config: { recursion_limit: 0 } }],
+      ['POST', '/assistants', { graph_id: 'agent', config: { recursion_limit: null, x: 1 } }, 200],
+      ['POST', '/assistants', { graph_id: 'agent', config: { recursion_limit: 'x' } }],
     ];
-    for (const [method, path, body] of cases) {
+    for (const [method, path, body, status = 422] of cases) {
       const payload = typeof body === 'string' ? body : JSON.stringify(body);
-      assertJsonError(await call(method, path, payload, JSON_CT), 422, `${method} ${path} ${payload}`);
+      const res = await call(method, path, payload, JSON_CT);
+      if (status === 422) assertJsonError(res, 422, `${method} ${path} ${payload}`);
+      else assert.equal(res.status, status, `${method} ${path} ${payload}: ${res.text}`);
     }
     // None of the refused runs was recorded.
     const runs = await call('GET', `/threads/${threadId}/runs`);
