@@ -83,6 +83,7 @@ void add_assistant_routes(Router& router, Services& services) {
     a.graph_id = require_graph(services, b);
     const std::string if_exists = body::choice(b, "if_exists", {"raise", "do_nothing"}, "raise");
     check_run_config(body::object(b, "config"));
+    body::string(b, "description");  // a string or null
     json value = {{"assistant_id", a.assistant_id}, {"graph_id", a.graph_id},
                   {"config", body::object(b, "config")}, {"context", body::object(b, "context")},
                   {"metadata", body::object(b, "metadata")}, {"if_exists", if_exists},
@@ -137,6 +138,8 @@ void add_assistant_routes(Router& router, Services& services) {
                   {"description", b.value("description", json())}};
     check_run_config(body::object(b, "config"));
     body::object(b, "context");
+    body::string(b, "name");  // strings or null
+    body::string(b, "description");
     const json filter = services.authorize(req, "assistants", "update", value);
     Assistant a = resolve_assistant(services, req.param("assistant_id"), filter);
     if (auto graph_id = body::string(b, "graph_id")) a.graph_id = require_graph(services, b);

@@ -612,6 +612,9 @@ describe('request validation', () => {
     const graphThread = await call('POST', '/threads', JSON.stringify({ graph_id: 'agent' }), JSON_CT);
     assert.equal(graphThread.status, 200, graphThread.text);
     const withGraph = graphThread.json.thread_id;
+    const assistant = await call('POST', '/assistants', JSON.stringify({ graph_id: 'agent', name: 'kept' }), JSON_CT);
+    assert.equal(assistant.status, 200, assistant.text);
+    const assistantId = assistant.json.assistant_id;
     const cases = [
       ['POST', '/threads', { metadata: 'oops' }],
       ['POST', '/threads', [1, 2, 3]],
@@ -639,6 +642,9 @@ describe('request validation', () => {
       ['POST', '/runs/wait', { assistant_id: 'agent', input: HELLO, config: { recursion_limit: 0 } }],
       ['POST', '/assistants', { graph_id: 'agent', config: { recursion_limit: null, x: 1 } }, 200],
       ['POST', '/assistants', { graph_id: 'agent', config: { recursion_limit: 'x' } }],
+      ['POST', '/assistants', { graph_id: 'agent', description: { x: 1 } }],
+      ['PATCH', `/assistants/${assistantId}`, { name: 5 }],
+      ['PATCH', `/assistants/${assistantId}`, { description: [] }],
     ];
     for (const [method, path, body, status = 422] of cases) {
       const payload = typeof body === 'string' ? body : JSON.stringify(body);
@@ -646,6 +652,10 @@ describe('request validation', () => {
       if (status === 422) assertJsonError(res, 422, `${method} ${path} ${payload}`);
       else assert.equal(res.status, status, `${method} ${path} ${payload}: ${res.text}`);
     }
+    // The refused changes changed nothing.
+    const kept = await call('GET', `/assistants/${assistantId}`);
+    assert.equal(kept.json.name, 'kept');
+    assert.equal(kept.json.version, 1);
     // None of the refused runs was recorded.
     const runs = await call('GET', `/threads/${threadId}/runs`);
     assert.equal(runs.status, 200, runs.text);
