@@ -75,6 +75,14 @@ Run sleeper_run(const std::string& thread_id, const std::string& label, json sec
   return pending_run(thread_id, "sleeper", {{"naps", {label}}}, {{"sleep_seconds", seconds}}, delay_seconds);
 }
 
+// A run on the thread that a server which was then killed had claimed: left "running".
+Run left_running(Storage& storage, const std::string& thread_id) {
+  Run left = sleeper_run(thread_id, "left", 0);
+  storage.put_run(left);
+  REQUIRE(storage.claim_run("a-server-that-was-killed", now_iso8601(), iso8601_from_now(30)));
+  return left;
+}
+
 // Waits (bounded) until the run is in `status`.
 Run wait_status(Storage& storage, const std::string& run_id, const std::string& status) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -95,9 +103,7 @@ TEST_SUITE("runtime.run_manager") {
     MemoryStorage storage;
     StreamHub streams;
     const std::string thread_id = new_thread(storage);
-    Run left = sleeper_run(thread_id, "left", 0);
-    storage.put_run(left);
-    REQUIRE(storage.claim_run("a-server-that-was-killed", now_iso8601(), iso8601_from_now(30)));
+    const Run left = left_running(storage, thread_id);
     Run queued = sleeper_run(thread_id, "queued", 0);
     storage.put_run(queued);
 
@@ -116,9 +122,7 @@ TEST_SUITE("runtime.run_manager") {
       KilledStorage storage;
       StreamHub streams;
       const std::string thread_id = new_thread(storage);
-      Run left = sleeper_run(thread_id, "left", 0);
-      storage.put_run(left);
-      REQUIRE(storage.claim_run("a-server-that-was-killed", now_iso8601(), iso8601_from_now(30)));
+      const Run left = left_running(storage, thread_id);
       REQUIRE(storage.update_thread(thread_id, [](Thread& t) { t.status = "busy"; }));
       storage.writes_left = writes;
       try {
