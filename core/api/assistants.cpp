@@ -82,10 +82,11 @@ void add_assistant_routes(Router& router, Services& services) {
     }
     a.graph_id = require_graph(services, b);
     const std::string if_exists = body::choice(b, "if_exists", {"raise", "do_nothing"}, "raise");
-    check_run_config(body::object(b, "config"));
+    const json config = body::object(b, "config");
+    check_run_config(config);
     body::string(b, "description");  // a string or null
     json value = {{"assistant_id", a.assistant_id}, {"graph_id", a.graph_id},
-                  {"config", body::object(b, "config")}, {"context", body::object(b, "context")},
+                  {"config", config}, {"context", body::object(b, "context")},
                   {"metadata", body::object(b, "metadata")}, {"if_exists", if_exists},
                   {"name", body::string(b, "name").value_or("Untitled")},
                   {"description", b.value("description", json())}};

@@ -694,6 +694,10 @@ constexpr const char* kUpdateRun =
     "UPDATE runs SET thread_id = $2::text, assistant_id = $3::text, metadata = $4::jsonb, status = $5::text, "
     "kwargs = $6::jsonb, multitask_strategy = $7::text, created_at = $8::text, updated_at = $9::text, "
     "output = $10::jsonb, error = $11::jsonb, ready_at = $12::text, cancel = $13::text WHERE run_id = $1::text";
+// A thread's or a run's row, locked for a change.
+const std::string kLockThread =
+    std::string("SELECT ") + kThreadColumns + " FROM threads WHERE thread_id = $1::text FOR UPDATE";
+const std::string kLockRun = std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = $1::text FOR UPDATE";
 
 // Below this many matches a filtered search sorts the matches themselves (found through the
 // filter's indexes) instead of letting the planner walk the sort column's index, which can read
@@ -970,8 +974,7 @@ std::optional<Thread> PostgresStorage::get_thread(const std::string& thread_id) 
 
 bool PostgresStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) {
   return impl_->transaction([&](Connection& conn) {
-    return change_row(conn, std::string("SELECT ") + kThreadColumns + " FROM threads WHERE thread_id = $1::text FOR UPDATE",
-                      thread_id, thread_at, thread_params, kUpdateThread, change);
+    return change_row(conn, kLockThread, thread_id, thread_at, thread_params, kUpdateThread, change);
   });
 }
 
@@ -1050,8 +1053,7 @@ std::optional<Run> PostgresStorage::get_run(const std::string& run_id) {
 
 bool PostgresStorage::update_run(const std::string& run_id, const std::function<void(Run&)>& change) {
   return impl_->transaction([&](Connection& conn) {
-    return change_row(conn, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = $1::text FOR UPDATE",
-                      run_id, run_at, run_params, kUpdateRun, change);
+    return change_row(conn, kLockRun, run_id, run_at, run_params, kUpdateRun, change);
   });
 }
 
@@ -1060,11 +1062,8 @@ bool PostgresStorage::end_run(const std::string& thread_id, const std::string& r
                               const std::function<void(Thread&)>& change_thread) {
   return impl_->transaction([&](Connection& conn) {
     // The thread's row first: deleting a thread locks it before its runs.
-    auto thread = first_row<Thread>(
-        conn.exec(std::string("SELECT ") + kThreadColumns + " FROM threads WHERE thread_id = $1::text FOR UPDATE", {thread_id}),
-        thread_at);
-    auto run = first_row<Run>(
-        conn.exec(std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = $1::text FOR UPDATE", {run_id}), run_at);
+    auto thread = first_row<Thread>(conn.exec(kLockThread, {thread_id}), thread_at);
+    auto run = first_row<Run>(conn.exec(kLockRun, {run_id}), run_at);
     if (!run || !change_run(*run)) return false;
     auto params = run_params(*run);
     params[0] = run_id;

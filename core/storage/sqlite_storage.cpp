@@ -1030,6 +1030,7 @@ bool change_thread_row(Conn& c, const std::string& thread_id, const std::functio
   return true;
 }
 
+const std::string kRunById = std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?";
 constexpr const char* kUpdateRun =
     "UPDATE runs SET thread_id = ?, assistant_id = ?, metadata = ?, status = ?, kwargs = ?, multitask_strategy = ?, "
     "created_at = ?, updated_at = ?, output = ?, error = ?, ready_at = ?, cancel = ? WHERE run_id = ?";
@@ -1871,21 +1872,20 @@ void SqliteStorage::put_run(const Run& run) {
 
 std::optional<Run> SqliteStorage::get_run(const std::string& run_id) {
   return impl_->read([&](Conn& c) {
-    return row_by_key(c, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?", run_id, read_run);
+    return row_by_key(c, kRunById, run_id, read_run);
   });
 }
 
 bool SqliteStorage::update_run(const std::string& run_id, const std::function<void(Run&)>& change) {
   return impl_->write([&](Conn& c) {
-    return change_row(c, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?", run_id, read_run,
-                      bind_run_fields, kUpdateRun, change);
+    return change_row(c, kRunById, run_id, read_run, bind_run_fields, kUpdateRun, change);
   });
 }
 
 bool SqliteStorage::end_run(const std::string& thread_id, const std::string& run_id,
                             const std::function<bool(Run&)>& change_run, const std::function<void(Thread&)>& change_thread) {
   return impl_->write([&](Conn& c) {
-    auto run = row_by_key(c, std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?", run_id, read_run);
+    auto run = row_by_key(c, kRunById, run_id, read_run);
     if (!run || !change_run(*run)) return false;
     Query q(c, kUpdateRun);
     bind_run_fields(q, *run).bind(run_id).run();
