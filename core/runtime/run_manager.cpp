@@ -311,8 +311,10 @@ void RunManager::fail_orphan(const Run& orphan) {
   const json error = {{"error", "ServerStopped"},
                       {"message", "the server executing this run stopped before it finished; the run is not "
                                   "retried because its nodes may have had side effects"}};
-  const auto latest = storage_.latest_checkpoint(orphan.thread_id);
-  const bool failed = storage_.end_run(
+  // A temporary run goes with its thread however it ends (see store_end).
+  const bool temporary = orphan.kwargs.value("temporary", false);
+  const auto latest = temporary ? std::nullopt : storage_.latest_checkpoint(orphan.thread_id);
+  const bool failed = temporary ? storage_.delete_thread(orphan.thread_id) : storage_.end_run(
       orphan.thread_id, orphan.run_id,
       [&](Run& r) {
         if (r.status != "running") return false;  // finished or taken care of meanwhile
@@ -328,9 +330,8 @@ void RunManager::fail_orphan(const Run& orphan) {
         t.updated_at = now;
       });
   if (!failed) return;
-  log::warn("run {} on thread {} was left running by a stopped server: marked as failed", orphan.run_id,
-            orphan.thread_id);
-  if (orphan.kwargs.value("temporary", false)) storage_.delete_thread(orphan.thread_id);
+  log::warn("run {} on thread {} was left running by a stopped server: {}", orphan.run_id, orphan.thread_id,
+            temporary ? "deleted with its temporary thread" : "marked as failed");
   {
     std::lock_guard lock(mutex_);
     ++finished_count_;
@@ -451,24 +452,24 @@ void RunManager::finish(Run& run, const std::string& cancel_action, const Thread
   }
   finished_.notify_all();
   streams_.close(run.run_id);
-  if (stored && run.kwargs.value("temporary", false)) {
-    try {
-      storage_.delete_thread(run.thread_id);
-    } catch (const std::exception& e) {
-      log::error("deleting the temporary thread {} of run {} failed: {}", run.thread_id, run.run_id, e.what());
-    }
-  }
   if (run.status == "error") log::warn("run {} on thread {} failed: {}", run.run_id, run.thread_id, run.error.dump());
 }
 
 // The thread and run records of an ended run, changed together (`succeeded`: what a run that ran
 // to its end makes of its thread). The stream gets the error before the run is marked finished,
 // so that a reader on another server, which stops once the run is finished, has it.
+// A temporary run (stateless, on_completion "delete") ends by going with its thread: one
+// transaction deletes the thread, its runs and checkpoints, so a server killed at any moment
+// leaves either a run still "running", which the next start deletes the same way, or nothing.
 void RunManager::store_end(const Run& run, const std::string& cancel_action, bool& error_published,
                            const ThreadChange& succeeded) {
   if (run.status == "error" && !error_published) {
     streams_.publish(run.run_id, "", "error", run.error);
     error_published = true;
+  }
+  if (run.kwargs.value("temporary", false)) {
+    storage_.delete_thread(run.thread_id);
+    return;
   }
   if (cancel_action == "rollback") {  // the run goes as if it never was
     roll_back(run);
@@ -514,7 +515,6 @@ void RunManager::store_unstored_ends() {
     try {
       bool error_published = true;  // when it ended
       store_end(run, "", error_published, {});
-      if (run.kwargs.value("temporary", false)) storage_.delete_thread(run.thread_id);
     } catch (const std::exception&) {
       return;  // the database is still unavailable: at the next sweep
     }

@@ -63,6 +63,10 @@ class KilledStorage : public MemoryStorage {
     spend();
     return MemoryStorage::end_run(thread_id, run_id, change_run, change_thread);
   }
+  bool delete_thread(const std::string& id) override {
+    spend();
+    return MemoryStorage::delete_thread(id);
+  }
 
  private:
   void spend() {
@@ -134,6 +138,42 @@ TEST_SUITE("runtime.run_manager") {
       CHECK(storage.get_run(left.run_id)->status == "error");
       CHECK(storage.get_thread(thread_id)->status == "error");
     }
+  }
+
+  TEST_CASE("a temporary run goes with its thread: a server killed at any write leaves neither behind") {
+    auto graphs = shipped_graphs();
+    for (int writes = 0; writes < 4; ++writes) {
+      CAPTURE(writes);
+      KilledStorage storage;
+      StreamHub streams;
+      const std::string thread_id = new_thread(storage);
+      Run temporary = sleeper_run(thread_id, "temporary", 0);
+      temporary.kwargs["temporary"] = true;
+      storage.put_run(temporary);
+      storage.writes_left = writes;
+      {
+        RunManager killed(storage, graphs, streams, 1);
+        killed.enqueue_and_wait(temporary.run_id);
+      }
+      storage.writes_left = std::numeric_limits<int>::max();
+      RunManager restarted(storage, graphs, streams, 1);
+      CHECK_FALSE(storage.get_thread(thread_id));
+      CHECK_FALSE(storage.get_run(temporary.run_id));
+    }
+  }
+
+  TEST_CASE("a temporary run left running is deleted with its thread at start") {
+    auto graphs = shipped_graphs();
+    MemoryStorage storage;
+    StreamHub streams;
+    const std::string thread_id = new_thread(storage);
+    Run left = sleeper_run(thread_id, "left", 0);
+    left.kwargs["temporary"] = true;
+    storage.put_run(left);
+    REQUIRE(storage.claim_run("a-server-that-was-killed", now_iso8601(), iso8601_from_now(30)));
+    RunManager restarted(storage, graphs, streams, 1);
+    CHECK_FALSE(storage.get_thread(thread_id));
+    CHECK_FALSE(storage.get_run(left.run_id));
   }
 
   TEST_CASE("runs of one thread execute one at a time, in the order they became ready") {
