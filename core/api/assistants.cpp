@@ -111,9 +111,12 @@ void add_assistant_routes(Router& router, Services& services) {
     AssistantQuery q = assistant_query(services, req, 10);
     q.sort_by = body::choice(b, "sort_by", {"assistant_id", "graph_id", "name", "created_at", "updated_at"}, "created_at");
     q.descending = body::choice(b, "sort_order", {"asc", "desc"}, "desc") == "desc";
+    const auto select = body::select(body::strings(b, "select"), {"assistant_id", "graph_id", "name", "description",
+                                                                   "config", "context", "created_at", "updated_at",
+                                                                   "metadata", "version"});
     const auto page = services.storage.search_assistants(q);
     json out = json::array();
-    for (const auto& a : page.items) out.push_back(a.to_json());
+    for (const auto& a : page.items) out.push_back(body::selected(a.to_json(), select));
     res.set_header("X-Pagination-Total", std::to_string(page.total));
     send_json(res, 200, out);
   });

@@ -1,5 +1,7 @@
 #include "api/body.hpp"
 
+#include <algorithm>
+
 namespace lgs::body {
 
 namespace {
@@ -64,6 +66,21 @@ bool boolean(const json& body, const char* key, bool fallback) {
   if (!v) return fallback;
   if (!v->is_boolean()) invalid(key, "true or false");
   return v->get<bool>();
+}
+
+std::vector<std::string> select(std::vector<std::string> names, std::initializer_list<const char*> fields) {
+  for (const auto& name : names)
+    if (std::find_if(fields.begin(), fields.end(), [&](const char* f) { return name == f; }) == fields.end())
+      throw ApiError{422, "\"select\" names unknown field \"" + name + "\""};
+  return names;
+}
+
+json selected(json full, const std::vector<std::string>& select) {
+  if (select.empty()) return full;
+  json out = json::object();
+  for (const auto& name : select)
+    if (auto it = full.find(name); it != full.end()) out[name] = std::move(*it);
+  return out;
 }
 
 }  // namespace lgs::body

@@ -24,4 +24,10 @@ int integer(const json& body, const char* key, int fallback, int min, int max);
 std::vector<std::string> strings(const json& body, const char* key);
 bool boolean(const json& body, const char* key, bool fallback);
 
+// A search's `select`: the names of the fields each result keeps (every field when empty); each
+// must be one of `fields`, else 422.
+std::vector<std::string> select(std::vector<std::string> names, std::initializer_list<const char*> fields);
+// `full` with only the fields `select` names (every field when `select` is empty).
+json selected(json full, const std::vector<std::string>& select);
+
 }  // namespace lgs::body

@@ -361,23 +361,14 @@ void add_run_routes(Router& router, Services& services) {
     json value = {{"thread_id", thread_id}};
     require_thread(services, thread_id, services.authorize(req, "threads", "read", value));
     RunQuery q{thread_id, std::nullopt, 10, 0};
-    auto number = [&](const char* name, int fallback, int min, int max) {
-      auto text = req.query(name);
-      if (!text) return fallback;
-      try {
-        size_t used = 0;
-        const int n = std::stoi(*text, &used);
-        if (used == text->size() && n >= min && n <= max) return n;
-      } catch (const std::exception&) {
-      }
-      throw ApiError{422, std::string("\"") + name + "\" must be an integer between " + std::to_string(min) + " and " +
-                              std::to_string(max)};
-    };
-    q.limit = number("limit", 10, 1, 1000);
-    q.offset = number("offset", 0, 0, INT32_MAX);
-    if (auto status = req.query("status")) q.status = *status;
+    q.limit = req.query_int("limit", 10, 1, 1000);
+    q.offset = req.query_int("offset", 0, 0, INT32_MAX);
+    q.status = req.query_choice("status", {"pending", "running", "error", "success", "timeout", "interrupted"});
+    const auto select = body::select(req.query_all("select"), {"run_id", "thread_id", "assistant_id", "created_at",
+                                                                "updated_at", "status", "metadata", "kwargs",
+                                                                "multitask_strategy", "cancel_reason"});
     json out = json::array();
-    for (const auto& run : services.storage.list_runs(q).items) out.push_back(run.to_json());
+    for (const auto& run : services.storage.list_runs(q).items) out.push_back(body::selected(run.to_json(), select));
     send_json(res, 200, out);
   });
 

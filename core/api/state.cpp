@@ -125,13 +125,7 @@ void add_state_routes(Router& router, Services& services) {
   });
   router.add("GET", "/threads/{thread_id}/history", [history](const ApiRequest& req, HttpResponse& res) {
     json b = json::object();
-    if (auto limit = req.query("limit")) {
-      try {
-        b["limit"] = std::stoi(*limit);
-      } catch (const std::exception&) {
-        throw ApiError{422, "\"limit\" must be an integer"};
-      }
-    }
+    if (req.query("limit")) b["limit"] = req.query_int("limit", 10, 1, 1000);
     if (auto before = req.query("before")) b["before"] = *before;
     history(req, res, b);
   });

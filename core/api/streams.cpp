@@ -161,10 +161,8 @@ bool cancel_flag(const ApiRequest& req) {
 
 // ?stream_mode=a&stream_mode=b, else the run's own modes.
 std::set<std::string> join_modes(const ApiRequest& req, const std::optional<Run>& run) {
-  const auto [first, last] = req.http().params.equal_range("stream_mode");
-  if (first == last) return parse_modes(run ? run->kwargs.value("stream_mode", json()) : json());
-  json names = json::array();
-  for (auto it = first; it != last; ++it) names.push_back(it->second);
+  const auto names = req.query_all("stream_mode");
+  if (names.empty()) return parse_modes(run ? run->kwargs.value("stream_mode", json()) : json());
   return parse_modes(names);
 }
 

@@ -78,9 +78,12 @@ void add_thread_routes(Router& router, Services& services) {
     ThreadQuery q = thread_query(services, req, 10);
     q.sort_by = body::choice(b, "sort_by", {"thread_id", "status", "created_at", "updated_at"}, "created_at");
     q.descending = body::choice(b, "sort_order", {"asc", "desc"}, "desc") == "desc";
+    const auto select = body::select(body::strings(b, "select"), {"thread_id", "created_at", "updated_at",
+                                                                   "state_updated_at", "metadata", "config", "context",
+                                                                   "status", "values", "interrupts"});
     const auto page = services.storage.search_threads(q);
     json out = json::array();
-    for (const auto& t : page.items) out.push_back(t.to_json());
+    for (const auto& t : page.items) out.push_back(body::selected(t.to_json(), select));
     // As LangGraph's server: no count; the total is as far as the next page, which is named.
     const size_t next = static_cast<size_t>(q.offset) + page.items.size();
     res.set_header("X-Pagination-Total", std::to_string(page.more ? next + 1 : next));

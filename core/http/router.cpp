@@ -1,5 +1,10 @@
 #include "http/router.hpp"
 
+#include <algorithm>
+#include <charconv>
+
+#include <fmt/format.h>
+
 #include "http/responses.hpp"
 #include "util/ids.hpp"
 
@@ -77,6 +82,35 @@ const json& ApiRequest::body() const {
 std::optional<std::string> ApiRequest::query(const std::string& name) const {
   if (!http_.has_param(name)) return std::nullopt;
   return http_.get_param_value(name);
+}
+
+std::vector<std::string> ApiRequest::query_all(const std::string& name) const {
+  std::vector<std::string> values;
+  const auto [first, last] = http_.params.equal_range(name);
+  for (auto it = first; it != last; ++it) values.push_back(it->second);
+  return values;
+}
+
+int ApiRequest::query_int(const std::string& name, int fallback, int min, int max) const {
+  const auto text = query(name);
+  if (!text) return fallback;
+  int n = 0;
+  const char* end = text->data() + text->size();
+  const auto [stop, error] = std::from_chars(text->data(), end, n);
+  if (text->empty() || error != std::errc() || stop != end || n < min || n > max)
+    throw ApiError{422, fmt::format("\"{}\" must be an integer from {} to {}, got \"{}\"", name, min, max, *text)};
+  return n;
+}
+
+std::optional<std::string> ApiRequest::query_choice(const std::string& name,
+                                                    std::initializer_list<std::string_view> allowed) const {
+  auto text = query(name);
+  if (text && std::find(allowed.begin(), allowed.end(), *text) == allowed.end()) {
+    std::string names;
+    for (auto a : allowed) names += (names.empty() ? "" : ", ") + std::string(a);
+    throw ApiError{422, fmt::format("\"{}\" must be one of {}, got \"{}\"", name, names, *text)};
+  }
+  return text;
 }
 
 void Router::add(std::string method, std::string pattern, Handler handler, Access access) {

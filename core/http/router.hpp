@@ -4,6 +4,8 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +39,12 @@ class ApiRequest {
   const Pairs& params() const { return params_; }
   // A query parameter, if present.
   std::optional<std::string> query(const std::string& name) const;
+  // Every value of a query parameter given several times (?select=a&select=b), in order.
+  std::vector<std::string> query_all(const std::string& name) const;
+  // An integer query parameter from min to max, `fallback` when absent; 422 otherwise.
+  int query_int(const std::string& name, int fallback, int min, int max) const;
+  // A query parameter that must be one of `allowed`, if present; 422 otherwise.
+  std::optional<std::string> query_choice(const std::string& name, std::initializer_list<std::string_view> allowed) const;
 
  private:
   const HttpRequest& http_;

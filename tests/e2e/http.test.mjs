@@ -645,6 +645,18 @@ describe('request validation', () => {
       ['POST', '/assistants', { graph_id: 'agent', description: { x: 1 } }],
       ['PATCH', `/assistants/${assistantId}`, { name: 5 }],
       ['PATCH', `/assistants/${assistantId}`, { description: [] }],
+      ['POST', '/threads/search', { select: ['bogus'] }],
+      ['POST', '/threads/search', { select: 'thread_id' }],
+      ['POST', '/assistants/search', { select: ['thread_id'] }],
+      ['POST', '/runs/crons/search', { select: ['run_id'] }],
+      ['GET', `/threads/${threadId}/runs?status=bogus`],
+      ['GET', `/threads/${threadId}/runs?select=bogus`],
+      ['GET', `/threads/${threadId}/runs?limit=1.5`],
+      ['GET', `/threads/${threadId}/runs?offset=-1`],
+      ['GET', `/threads/${threadId}/runs?status=success`, undefined, 200],
+      ['GET', `/threads/${threadId}/history?limit=1.5`],
+      ['GET', `/threads/${threadId}/history?limit=0`],
+      ['GET', `/threads/${threadId}/history?limit=`],
     ];
     for (const [method, path, body, status = 422] of cases) {
       const payload = typeof body === 'string' ? body : JSON.stringify(body);

@@ -1,6 +1,7 @@
 // Runs with the official JS SDK against the real server running the root langgraph.json:
 // wait, create + join, cancel (interrupt and rollback), the multitask strategies on a busy
-// thread, delayed runs, a failing run, and stateless batches.
+// thread, delayed runs, a failing run, stateless batches, and the fields `select` keeps in lists
+// and searches.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -292,5 +293,41 @@ describe('stateless batches', () => {
     for (const run of res.json) await waitForStatus(run.thread_id, run.run_id, 'success');
     assert.equal((await client.threads.get(a.thread_id)).values.messages.at(-1).content, 'Hello user1! You said: one');
     assert.equal((await client.threads.get(b.thread_id)).values.summary, '3 results for two');
+  });
+});
+
+describe('select', () => {
+  test('runs.list, threads.search, assistants.search and crons.search return only the fields selected', T, async () => {
+    const tag = `select-${Date.now()}`;
+    const thread = await client.threads.create({ metadata: { tag } });
+    await client.runs.wait(thread.thread_id, 'sleeper', {
+      input: { naps: ['a'] },
+      config: { configurable: { sleep_seconds: 0 } },
+    });
+    const runs = await client.runs.list(thread.thread_id, { select: ['run_id', 'status'] });
+    assert.equal(runs.length, 1);
+    assert.deepEqual(Object.keys(runs[0]).sort(), ['run_id', 'status']);
+    assert.equal(runs[0].status, 'success');
+    const [full] = await client.runs.list(thread.thread_id);
+    assert.equal(full.run_id, runs[0].run_id);
+    assert.ok('kwargs' in full && 'created_at' in full, 'without select every field is there');
+
+    const threads = await client.threads.search({ metadata: { tag }, select: ['thread_id', 'values'] });
+    assert.deepEqual(threads, [{ thread_id: thread.thread_id, values: { naps: ['a', 'slept 0s'] } }]);
+
+    const assistant = await client.assistants.create({ graphId: 'sleeper', name: tag });
+    const assistants = await client.assistants.search({ graphId: 'sleeper', select: ['assistant_id', 'name'] });
+    assert.ok(assistants.some((a) => a.assistant_id === assistant.assistant_id && a.name === tag));
+    for (const a of assistants) assert.deepEqual(Object.keys(a).sort(), ['assistant_id', 'name']);
+
+    const cron = await client.crons.createForThread(thread.thread_id, 'sleeper', { schedule: '0 0 1 1 *' });
+    const crons = await client.crons.search({ threadId: thread.thread_id, select: ['cron_id', 'now'] });
+    assert.equal(crons.length, 1);
+    assert.deepEqual(Object.keys(crons[0]).sort(), ['cron_id', 'now']);
+    assert.equal(crons[0].cron_id, cron.cron_id);
+    await client.crons.delete(cron.cron_id);
+
+    await rejectsWithStatus(client.runs.list(thread.thread_id, { select: ['bogus'] }), 422, 'runs.list select bogus');
+    await rejectsWithStatus(client.threads.search({ select: ['run_id'] }), 422, 'threads.search select run_id');
   });
 });
