@@ -80,7 +80,10 @@ constexpr const char* kSchemas = R"json({
       "limit": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 10},
       "offset": {"type": "integer", "minimum": 0, "default": 0},
       "sort_by": {"type": "string", "enum": ["assistant_id", "graph_id", "name", "created_at", "updated_at"]},
-      "sort_order": {"type": "string", "enum": ["asc", "desc"]}
+      "sort_order": {"type": "string", "enum": ["asc", "desc"]},
+      "select": {"type": "array", "description": "The fields each assistant keeps; every field when absent.",
+                 "items": {"type": "string", "enum": ["assistant_id", "graph_id", "name", "description", "config",
+                                                      "context", "created_at", "updated_at", "metadata", "version"]}}
     }
   },
   "AssistantVersionsRequest": {
@@ -151,7 +154,11 @@ constexpr const char* kSchemas = R"json({
       "limit": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 10},
       "offset": {"type": "integer", "minimum": 0, "default": 0},
       "sort_by": {"type": "string", "enum": ["thread_id", "status", "created_at", "updated_at"]},
-      "sort_order": {"type": "string", "enum": ["asc", "desc"]}
+      "sort_order": {"type": "string", "enum": ["asc", "desc"]},
+      "select": {"type": "array", "description": "The fields each thread keeps; every field when absent.",
+                 "items": {"type": "string", "enum": ["thread_id", "created_at", "updated_at", "state_updated_at",
+                                                      "metadata", "config", "context", "status", "values",
+                                                      "interrupts"]}}
     }
   },
   "Command": {
@@ -491,7 +498,8 @@ const std::vector<Operation>& operations() {
       {"POST", "/threads/{thread_id}/runs/wait", "Thread Runs", "Create a run and wait for its result", "RunCreate",
        200, "RunResult", {}, {{409, "Another run of the thread is in flight (multitask_strategy: reject)"}}},
       {"GET", "/threads/{thread_id}/runs", "Thread Runs", "List the thread's runs", "", 200, "Run[]",
-       {kLimit, kOffset, {"status", "string", "Only runs with this status."}}},
+       {kLimit, kOffset, {"status", "string", "Only runs with this status."},
+        {"select", "string", "A field each run keeps (repeat for several); every field when absent."}}},
       {"GET", "/threads/{thread_id}/runs/{run_id}", "Thread Runs", "Get a run", "", 200, "Run"},
       {"DELETE", "/threads/{thread_id}/runs/{run_id}", "Thread Runs", "Delete a finished run", "", 204, "", {},
        {{409, "The run is pending or running"}}},
