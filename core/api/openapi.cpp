@@ -189,6 +189,8 @@ constexpr const char* kSchemas = R"json({
       "if_not_exists": {"type": "string", "enum": ["reject", "create"], "default": "reject"},
       "after_seconds": {"type": "number", "minimum": 0},
       "on_disconnect": {"type": "string", "enum": ["cancel", "continue"]},
+      "durability": {"type": "string", "enum": ["sync", "async", "exit"], "default": "async",
+                     "description": "sync: each step's checkpoint is on disk before the next step starts; async and exit: it reaches the disk while the next steps run."},
       "on_completion": {"type": "string", "enum": ["delete", "keep"], "description": "Stateless runs only: keep or delete their thread."}
     }
   },

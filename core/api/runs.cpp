@@ -83,6 +83,7 @@ struct RunRequest {
   std::string if_not_exists;
   std::string on_completion;
   std::string on_disconnect;  // what a streaming client's disconnect does to the run
+  std::string durability;     // when the run's checkpoints reach the disk (see RunManager::execute)
   json command;
   json interrupt_before;
   json interrupt_after;
@@ -132,6 +133,7 @@ RunRequest parse_run_request(Services& services, const ApiRequest& req) {
     if (!r.input.is_null()) throw ApiError{422, "give either \"input\" or \"command\", not both"};
   }
   r.on_disconnect = body::choice(b, "on_disconnect", {"cancel", "continue"}, "continue");
+  r.durability = body::choice(b, "durability", {"sync", "async", "exit"}, "async");
   r.assistant = resolve_assistant(services, *assistant_id);
   r.interrupt_before = node_list(services, b, "interrupt_before", r.assistant);
   r.interrupt_after = node_list(services, b, "interrupt_after", r.assistant);
@@ -180,6 +182,7 @@ Run make_run(const ApiRequest& req, const RunRequest& r, const Thread& thread, b
                 {"interrupt_after", r.interrupt_after},
                 {"after_seconds", r.after_seconds},
                 {"on_disconnect", r.on_disconnect},
+                {"durability", r.durability},
                 {"webhook", nullptr},
                 {"feedback_keys", nullptr},
                 {"temporary", temporary},
@@ -253,7 +256,7 @@ Run create_stateless_run(Services& services, const ApiRequest& req) {
   t.metadata["graph_id"] = r.assistant.graph_id;
   t.metadata["assistant_id"] = r.assistant.assistant_id;
   t.created_at = t.updated_at = now_iso8601();
-  services.storage.create_thread(t);
+  services.storage.create_thread(t, WriteWait::committed);  // on disk with the run, stored next
   services.storage.put_run(run);
   return run;
 }

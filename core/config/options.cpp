@@ -20,7 +20,7 @@ constexpr Flag kFlags[] = {
     {"--config", "LANGGRAPH_CONFIG", "langgraph.json to serve (default: ./langgraph.json)"},
     {"--host", "LANGGRAPH_HOST", "address to listen on (default: 127.0.0.1; 0.0.0.0 for every interface)"},
     {"--port", "LANGGRAPH_PORT", "port to listen on (default: 2024)"},
-    {"--workers", "LANGGRAPH_WORKERS", "background run workers: runs executing at once (default: 4)"},
+    {"--workers", "LANGGRAPH_WORKERS", "background run workers: runs executing at once (default: 16)"},
     {"--http-threads", "LANGGRAPH_HTTP_THREADS",
      "HTTP worker threads; each open connection holds one (default: 512)"},
     {"--database-uri", "DATABASE_URI",

@@ -10,7 +10,7 @@ struct Options {
   std::string config = "langgraph.json";
   std::string host = "127.0.0.1";
   int port = 2024;
-  int workers = 4;
+  int workers = 16;  // a run mostly waits (for the disk, or for the services its nodes call)
   int http_threads = 512;
   std::string database_uri;  // "": SQLite in the data folder beside the config (open_storage)
   bool dev = false;  // let LangGraph Studio's header in from loopback clients

@@ -369,15 +369,21 @@ void RunManager::execute(Run run) {
     auto stored = storage_.get_run(run_id);
     return stored ? stored->cancel : "";
   };
+  // durability "sync": a step's checkpoint is on disk before the next step starts. "async" (the
+  // default) and "exit": it is committed, and reaches the disk while the next steps run; the
+  // run's end waits for the disk, which brings every checkpoint before it along.
+  const WriteWait checkpoint_wait =
+      kwargs.value("durability", "async") == "sync" ? WriteWait::synced : WriteWait::committed;
   std::string cancelled_with;
   ThreadChange succeeded;  // what the run's success makes of its thread, stored with the run's end
   try {
     if (!storage_.get_thread(run.thread_id)) throw GraphError("ThreadNotFound", "the run's thread was deleted");
-    storage_.update_thread(run.thread_id, [&](Thread& t) { t.status = "busy"; t.updated_at = run.updated_at; });
+    storage_.update_thread(run.thread_id, [&](Thread& t) { t.status = "busy"; t.updated_at = run.updated_at; },
+                           WriteWait::committed);  // the claim before it is on disk
     auto graph = graphs_.find(graph_id);
     if (graph == graphs_.end()) throw GraphError("GraphNotFound", "graph \"" + graph_id + "\" is not loaded");
     RunContext context{*graph->second, config, run.thread_id, run_id, list("interrupt_before"), list("interrupt_after"),
-                       [&](const Checkpoint& c) { storage_.put_checkpoint(c); },
+                       [&](const Checkpoint& c) { storage_.put_checkpoint(c, checkpoint_wait); },
                        [&](const std::string& mode, const std::string& event, const json& data) {
                          streams_.publish(run_id, mode, event, data);
                        },
@@ -468,7 +474,9 @@ void RunManager::store_end(const Run& run, const std::string& cancel_action, boo
     error_published = true;
   }
   if (run.kwargs.value("temporary", false)) {
-    storage_.delete_thread(run.thread_id);
+    // Nobody reads a temporary thread again: the answer need not wait for the disk. Should the
+    // server die first, the run it leaves running is deleted the same way at the next start.
+    storage_.delete_thread(run.thread_id, WriteWait::committed);
     return;
   }
   if (cancel_action == "rollback") {  // the run goes as if it never was

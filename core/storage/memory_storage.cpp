@@ -105,7 +105,7 @@ Page<Assistant> MemoryStorage::search_assistants(const AssistantQuery& q) {
   return paginate(std::move(matches), q.offset, q.limit);
 }
 
-bool MemoryStorage::create_thread(const Thread& thread) {
+bool MemoryStorage::create_thread(const Thread& thread, WriteWait) {
   std::lock_guard lock(mutex_);
   return threads_.emplace(thread.thread_id, thread).second;
 }
@@ -117,7 +117,8 @@ std::optional<Thread> MemoryStorage::get_thread(const std::string& thread_id) {
   return it->second;
 }
 
-bool MemoryStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) {
+bool MemoryStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change,
+                                  WriteWait) {
   std::lock_guard lock(mutex_);
   auto it = threads_.find(thread_id);
   if (it == threads_.end()) return false;
@@ -125,7 +126,7 @@ bool MemoryStorage::update_thread(const std::string& thread_id, const std::funct
   return true;
 }
 
-bool MemoryStorage::delete_thread(const std::string& thread_id) {
+bool MemoryStorage::delete_thread(const std::string& thread_id, WriteWait) {
   std::lock_guard lock(mutex_);
   if (!threads_.erase(thread_id)) return false;
   checkpoints_.erase(thread_id);
@@ -205,7 +206,7 @@ Page<Run> MemoryStorage::list_runs(const RunQuery& q) {
   return paginate(std::move(matches), q.offset, q.limit);
 }
 
-void MemoryStorage::put_checkpoint(const Checkpoint& checkpoint) {
+void MemoryStorage::put_checkpoint(const Checkpoint& checkpoint, WriteWait) {
   std::lock_guard lock(mutex_);
   checkpoints_[checkpoint.thread_id][checkpoint.checkpoint_id] = checkpoint;
 }

@@ -953,7 +953,7 @@ Page<Assistant> PostgresStorage::search_assistants(const AssistantQuery& q) {
 // ---------------------------------------------------------------------------------------------
 // Threads
 
-bool PostgresStorage::create_thread(const Thread& thread) {
+bool PostgresStorage::create_thread(const Thread& thread, WriteWait) {
   return impl_->transaction([&](Connection& conn) {
     return conn
                .exec(std::string("INSERT INTO threads (") + kThreadColumns +
@@ -972,13 +972,14 @@ std::optional<Thread> PostgresStorage::get_thread(const std::string& thread_id) 
   });
 }
 
-bool PostgresStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) {
+bool PostgresStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change,
+                                    WriteWait) {
   return impl_->transaction([&](Connection& conn) {
     return change_row(conn, kLockThread, thread_id, thread_at, thread_params, kUpdateThread, change);
   });
 }
 
-bool PostgresStorage::delete_thread(const std::string& thread_id) {
+bool PostgresStorage::delete_thread(const std::string& thread_id, WriteWait) {
   return impl_->transaction([&](Connection& conn) {
     if (conn.exec("DELETE FROM threads WHERE thread_id = $1::text", {thread_id}).affected() == 0) return false;
     conn.exec("DELETE FROM checkpoints WHERE thread_id = $1::text", {thread_id});
@@ -1095,7 +1096,7 @@ bool PostgresStorage::delete_run(const std::string& run_id) {
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
 
-void PostgresStorage::put_checkpoint(const Checkpoint& c) {
+void PostgresStorage::put_checkpoint(const Checkpoint& c, WriteWait) {
   impl_->autocommit([&](Connection& conn) {
     return conn
         .exec(std::string("INSERT INTO checkpoints (") + kCheckpointColumns +

@@ -1254,6 +1254,7 @@ struct SqliteStorage::Impl {
 
     void (*run)(void* body, Conn& conn) = nullptr;
     void* body = nullptr;
+    bool synced = true;  // answered once on disk, else once committed (WriteWait)
     std::exception_ptr error;
     Job* wake[2] = {nullptr, nullptr};  // callers of the same batch this one wakes when done
     std::atomic<uint32_t> state{kRunning};
@@ -1443,23 +1444,25 @@ struct SqliteStorage::Impl {
   // why PostgreSQL stops on a failed fsync.)
 
   // Runs `body(conn)` on the writer connection inside the writer's transaction and returns its
-  // result once that transaction is committed and synced. A body that throws changes nothing.
+  // result once that transaction is committed and synced (only committed: see WriteWait). A body
+  // that throws changes nothing.
   template <typename F>
-  auto write(F&& body) {
+  auto write(F&& body, WriteWait wait = WriteWait::synced) {
     using Result = std::invoke_result_t<F&, Conn&>;
     if constexpr (std::is_void_v<Result>) {
-      submit(body);
+      submit(body, wait);
     } else {
       std::optional<Result> result;
       auto wrapped = [&](Conn& c) { result.emplace(body(c)); };
-      submit(wrapped);
+      submit(wrapped, wait);
       return std::move(*result);
     }
   }
 
   template <typename F>
-  void submit(F& body) {
+  void submit(F& body, WriteWait wait) {
     Job job;
+    job.synced = wait == WriteWait::synced;
     job.body = &body;
     job.run = [](void* b, Conn& c) { (*static_cast<F*>(b))(c); };
     bool wake = false;
@@ -1482,9 +1485,20 @@ struct SqliteStorage::Impl {
       {
         std::unique_lock lock(mutex);
         writer_idle = true;
-        writer_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        const auto ready = [&] { return stopping || !queue.empty(); };
+        bool woken = true;
+        if (unsynced_since) {
+          woken = writer_cv.wait_until(lock, *unsynced_since + kCommittedSyncDelay, ready);
+        } else {
+          writer_cv.wait(lock, ready);
+        }
         writer_idle = false;
-        if (queue.empty()) return;  // stopping, nothing left
+        if (!woken || queue.empty()) {  // commits nobody waits on are due to be synced, or stopping
+          lock.unlock();
+          if (unsynced_since) sync_and_answer();
+          if (!woken) continue;
+          return;  // stopping, nothing left
+        }
         incoming.swap(queue);
       }
       for (Job* job : incoming) execute(job);
@@ -1498,28 +1512,43 @@ struct SqliteStorage::Impl {
       }
       jobs += uncommitted.size();
       batches += 1;
-      if (sync_log()) {
-        syncs += 1;
-        synced_jobs += uncommitted.size();
-      } else {
-        // Committed but maybe not on disk: the callers are told it failed, and nothing more is
-        // written (see above): submit() refuses from now on, and what it queued meanwhile is
-        // refused with this batch.
-        {
-          std::lock_guard lock(mutex);
-          log_unsynced = true;
-          uncommitted.insert(uncommitted.end(), queue.begin(), queue.end());
-          queue.clear();
-        }
-        log::error("SQLite: {}-wal could not be synced to disk: every write is refused from now on; "
-                   "check the disk, then restart the server",
-                   file.string());
-        const auto error = std::make_exception_ptr(StorageUnavailable(kUnsyncedLog));
-        for (Job* job : uncommitted) job->error = error;
+      // Who waits only for the commit is answered now, the others once the log is synced.
+      const auto waiting = std::stable_partition(uncommitted.begin(), uncommitted.end(), [](Job* j) { return !j->synced; });
+      if (waiting != uncommitted.begin()) {
+        std::vector<Job*> committed(uncommitted.begin(), waiting);
+        uncommitted.erase(uncommitted.begin(), waiting);
+        answer(committed);
+        if (!unsynced_since) unsynced_since = std::chrono::steady_clock::now();
+        if (uncommitted.empty()) continue;
       }
-      answer(uncommitted);
-      uncommitted.clear();
+      sync_and_answer();
     }
+  }
+
+  // Syncs the log and answers the jobs of `uncommitted`, which is then empty: they were committed.
+  void sync_and_answer() {
+    if (sync_log()) {
+      syncs += 1;
+      synced_jobs += uncommitted.size();
+      unsynced_since.reset();
+    } else {
+      // Committed but maybe not on disk: the callers are told it failed, and nothing more is
+      // written (see above): submit() refuses from now on, and what it queued meanwhile is
+      // refused with this batch.
+      {
+        std::lock_guard lock(mutex);
+        log_unsynced = true;
+        uncommitted.insert(uncommitted.end(), queue.begin(), queue.end());
+        queue.clear();
+      }
+      log::error("SQLite: {}-wal could not be synced to disk: every write is refused from now on; "
+                 "check the disk, then restart the server",
+                 file.string());
+      const auto error = std::make_exception_ptr(StorageUnavailable(kUnsyncedLog));
+      for (Job* job : uncommitted) job->error = error;
+    }
+    if (!uncommitted.empty()) answer(uncommitted);
+    uncommitted.clear();
   }
 
   // Runs `job` in the open transaction, opening one if none is. A job that throws must leave
@@ -1649,6 +1678,7 @@ struct SqliteStorage::Impl {
   std::atomic<bool> log_unsynced{false};  // a sync of the log failed: nothing more is written
   bool stopping = false;
   std::vector<Job*> uncommitted;  // the writer thread's: run in its open transaction
+  std::optional<std::chrono::steady_clock::time_point> unsynced_since;  // the writer's: commits not yet synced
   std::thread writer_thread;
   int log_fd = -1;  // the write-ahead log, for the writer's syncs
   std::unique_ptr<Conn> checkpointer;
@@ -1752,7 +1782,7 @@ Page<Assistant> SqliteStorage::search_assistants(const AssistantQuery& q) {
 // ---------------------------------------------------------------------------------------------
 // Threads
 
-bool SqliteStorage::create_thread(const Thread& thread) {
+bool SqliteStorage::create_thread(const Thread& thread, WriteWait wait) {
   const ThreadRow row(thread);
   const IndexRows index = metadata_index(row.metadata);
   return impl_->write([&](Conn& c) {
@@ -1772,7 +1802,7 @@ bool SqliteStorage::create_thread(const Thread& thread) {
     if (sqlite3_changes(c.db) == 0) return false;
     insert_thread_index(c, sqlite3_last_insert_rowid(c.db), thread.thread_id, thread.created_at, index);
     return true;
-  });
+  }, wait);
 }
 
 std::optional<Thread> SqliteStorage::get_thread(const std::string& thread_id) {
@@ -1782,11 +1812,12 @@ std::optional<Thread> SqliteStorage::get_thread(const std::string& thread_id) {
   });
 }
 
-bool SqliteStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) {
-  return impl_->write([&](Conn& c) { return change_thread_row(c, thread_id, change); });
+bool SqliteStorage::update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change,
+                                  WriteWait wait) {
+  return impl_->write([&](Conn& c) { return change_thread_row(c, thread_id, change); }, wait);
 }
 
-bool SqliteStorage::delete_thread(const std::string& thread_id) {
+bool SqliteStorage::delete_thread(const std::string& thread_id, WriteWait wait) {
   return impl_->write([&](Conn& c) {
     std::string metadata, created_at;
     {
@@ -1802,7 +1833,7 @@ bool SqliteStorage::delete_thread(const std::string& thread_id) {
     Query(c, "DELETE FROM checkpoints WHERE thread_id = ?").bind(thread_id).run();
     Query(c, "DELETE FROM crons WHERE thread_id = ?").bind(thread_id).run();
     return true;
-  });
+  }, wait);
 }
 
 ThreadPage SqliteStorage::search_threads(const ThreadQuery& q) {
@@ -1970,7 +2001,7 @@ std::vector<Run> SqliteStorage::expired_runs(const std::string& now) {
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
 
-void SqliteStorage::put_checkpoint(const Checkpoint& checkpoint) {
+void SqliteStorage::put_checkpoint(const Checkpoint& checkpoint, WriteWait wait) {
   bool run_known = false;
   const std::string run_id = checkpoint_run_id_column(checkpoint.metadata, run_known);
   const std::string values = to_text(checkpoint.values), next = to_text(checkpoint.next),
@@ -1988,7 +2019,7 @@ void SqliteStorage::put_checkpoint(const Checkpoint& checkpoint) {
     }
     q.bind(values).bind(next).bind(tasks).bind(metadata).bind(pending_writes).bind(resumes).bind(checkpoint.created_at);
     q.run();
-  });
+  }, wait);
 }
 
 std::optional<Checkpoint> SqliteStorage::latest_checkpoint(const std::string& thread_id) {

@@ -38,10 +38,11 @@ class SqliteStorage final : public Storage {
   bool delete_assistant(const std::string& assistant_id) override;
   Page<Assistant> search_assistants(const AssistantQuery& query) override;
 
-  bool create_thread(const Thread& thread) override;
+  bool create_thread(const Thread& thread, WriteWait wait = WriteWait::synced) override;
   std::optional<Thread> get_thread(const std::string& thread_id) override;
-  bool update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) override;
-  bool delete_thread(const std::string& thread_id) override;
+  bool update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change,
+                     WriteWait wait = WriteWait::synced) override;
+  bool delete_thread(const std::string& thread_id, WriteWait wait = WriteWait::synced) override;
   ThreadPage search_threads(const ThreadQuery& query) override;
   size_t count_threads(const ThreadQuery& query) override;
 
@@ -62,7 +63,7 @@ class SqliteStorage final : public Storage {
   std::optional<Cron> advance_cron(const std::string& cron_id, const std::string& from, const std::string& to,
                                    const std::string& now) override;
 
-  void put_checkpoint(const Checkpoint& checkpoint) override;
+  void put_checkpoint(const Checkpoint& checkpoint, WriteWait wait = WriteWait::synced) override;
   std::optional<Checkpoint> latest_checkpoint(const std::string& thread_id) override;
   std::optional<Checkpoint> get_checkpoint(const std::string& thread_id, const std::string& checkpoint_id) override;
   std::vector<Checkpoint> list_checkpoints(const std::string& thread_id, int limit, const std::string& before,

@@ -4,6 +4,7 @@
 // crash of the server.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -96,6 +97,14 @@ struct ThreadPage {
   bool more = false;
 };
 
+// When a write returns. `synced` (every write but where asked otherwise): once it is on disk, so
+// that it survives a crash. `committed`: once it is committed, visible to every reader, and on its
+// way to disk: a later synced write brings it along (the log keeps writes in order), and it is
+// synced within kCommittedSyncDelay anyway. A crash before then loses it with what came after it,
+// never a write that returned as synced. PostgreSQL and the in-memory store treat both alike.
+enum class WriteWait { synced, committed };
+inline constexpr std::chrono::milliseconds kCommittedSyncDelay{20};
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -108,12 +117,13 @@ class Storage {
   virtual Page<Assistant> search_assistants(const AssistantQuery& query) = 0;
 
   // Threads. create returns false when the id is taken.
-  virtual bool create_thread(const Thread& thread) = 0;
+  virtual bool create_thread(const Thread& thread, WriteWait wait = WriteWait::synced) = 0;
   virtual std::optional<Thread> get_thread(const std::string& thread_id) = 0;
   // Applies `change` to the stored thread atomically; false when it does not exist.
-  virtual bool update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change) = 0;
+  virtual bool update_thread(const std::string& thread_id, const std::function<void(Thread&)>& change,
+                             WriteWait wait = WriteWait::synced) = 0;
   // Deletes the thread with its runs, checkpoints and crons; false when it does not exist.
-  virtual bool delete_thread(const std::string& thread_id) = 0;
+  virtual bool delete_thread(const std::string& thread_id, WriteWait wait = WriteWait::synced) = 0;
   virtual ThreadPage search_threads(const ThreadQuery& query) = 0;
   virtual size_t count_threads(const ThreadQuery& query) = 0;  // every match: limit and offset ignored
 
@@ -152,8 +162,9 @@ class Storage {
   virtual std::optional<Cron> advance_cron(const std::string& cron_id, const std::string& from, const std::string& to,
                                            const std::string& now) = 0;
 
-  // Checkpoints of a thread, kept until the thread is deleted.
-  virtual void put_checkpoint(const Checkpoint& checkpoint) = 0;  // replaces one with the same id
+  // Checkpoints of a thread, kept until the thread is deleted. put_checkpoint replaces one with
+  // the same id; see WriteWait for `wait`.
+  virtual void put_checkpoint(const Checkpoint& checkpoint, WriteWait wait = WriteWait::synced) = 0;
   virtual std::optional<Checkpoint> latest_checkpoint(const std::string& thread_id) = 0;
   virtual std::optional<Checkpoint> get_checkpoint(const std::string& thread_id, const std::string& checkpoint_id) = 0;
   // Newest first; only those older than `before` (a checkpoint id) when given, whose metadata

@@ -649,6 +649,7 @@ describe('request validation', () => {
       ['POST', '/threads/search', { select: 'thread_id' }],
       ['POST', '/assistants/search', { select: ['thread_id'] }],
       ['POST', '/runs/crons/search', { select: ['run_id'] }],
+      ['POST', '/runs/wait', { assistant_id: 'agent', input: HELLO, durability: 'never' }],
       ['GET', `/threads/${threadId}/runs?status=bogus`],
       ['GET', `/threads/${threadId}/runs?select=bogus`],
       ['GET', `/threads/${threadId}/runs?limit=1.5`],

@@ -296,6 +296,27 @@ describe('stateless batches', () => {
   });
 });
 
+describe('durability', () => {
+  test('"sync", "async" (the default) and "exit" each store every checkpoint of the run', T, async () => {
+    const histories = {};
+    for (const durability of ['sync', 'async', 'exit', undefined]) {
+      const thread = await client.threads.create();
+      const output = await client.runs.wait(thread.thread_id, 'agent', {
+        input: { messages: [{ role: 'user', content: 'Hello!' }] },
+        ...(durability ? { durability } : {}),
+      });
+      assert.match(JSON.stringify(output), /Hello user1/);
+      const [run] = await client.runs.list(thread.thread_id);
+      assert.equal(run.kwargs.durability, durability ?? 'async');
+      const history = await client.threads.getHistory(thread.thread_id);
+      histories[durability ?? 'default'] = history.map((state) => state.metadata.step);
+      assert.deepEqual((await client.threads.getState(thread.thread_id)).values, history[0].values);
+    }
+    assert.ok(histories.sync.length >= 2, JSON.stringify(histories));
+    for (const steps of Object.values(histories)) assert.deepEqual(steps, histories.sync);
+  });
+});
+
 describe('select', () => {
   test('runs.list, threads.search, assistants.search and crons.search return only the fields selected', T, async () => {
     const tag = `select-${Date.now()}`;

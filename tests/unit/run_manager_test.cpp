@@ -50,9 +50,10 @@ class KilledStorage : public MemoryStorage {
  public:
   int writes_left = std::numeric_limits<int>::max();
 
-  bool update_thread(const std::string& id, const std::function<void(Thread&)>& change) override {
+  bool update_thread(const std::string& id, const std::function<void(Thread&)>& change,
+                     WriteWait wait = WriteWait::synced) override {
     spend();
-    return MemoryStorage::update_thread(id, change);
+    return MemoryStorage::update_thread(id, change, wait);
   }
   bool update_run(const std::string& id, const std::function<void(Run&)>& change) override {
     spend();
@@ -63,9 +64,9 @@ class KilledStorage : public MemoryStorage {
     spend();
     return MemoryStorage::end_run(thread_id, run_id, change_run, change_thread);
   }
-  bool delete_thread(const std::string& id) override {
+  bool delete_thread(const std::string& id, WriteWait wait = WriteWait::synced) override {
     spend();
-    return MemoryStorage::delete_thread(id);
+    return MemoryStorage::delete_thread(id, wait);
   }
 
  private:

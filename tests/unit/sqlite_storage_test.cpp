@@ -377,6 +377,27 @@ TEST_SUITE("storage.sqlite") {
     CHECK(stats.syncs <= stats.batches);
   }
 
+  TEST_CASE("a write that waits only for its commit is visible at once, and reaches the disk without another write") {
+    TempDir dir;
+    SqliteStorage s(dir.path / "db.sqlite");
+    const auto before = s.write_stats();
+    REQUIRE(s.create_thread(make_thread("t1", "2024-01-01T00:00:00.000000+00:00", {{"n", 1}}), WriteWait::committed));
+    CHECK(s.get_thread("t1"));  // committed: readers see it
+    auto after = s.write_stats();
+    CHECK(after.jobs == before.jobs + 1);
+    CHECK(after.synced == before.synced);  // answered without waiting for a sync
+    // Synced within kCommittedSyncDelay, with no other write to bring it along.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (s.write_stats().syncs == after.syncs && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(s.write_stats().syncs == after.syncs + 1);
+    // A write that waits for the disk is answered after a sync.
+    after = s.write_stats();
+    REQUIRE(s.create_thread(make_thread("t2", "2024-01-01T00:00:01.000000+00:00", {})));
+    CHECK(s.write_stats().synced == after.synced + 1);
+    CHECK(s.write_stats().syncs == after.syncs + 1);
+  }
+
   TEST_CASE("a metadata equality drives the thread search through the index") {
     TempDir dir;
     SqliteStorage s(dir.path / "db.sqlite");

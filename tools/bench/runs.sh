@@ -6,6 +6,7 @@
 #
 #   tools/bench/runs.sh                 # prints a markdown table
 #   BENCH_DURATION=20s tools/bench/runs.sh
+#   BENCH_DATABASE_URI=:memory: BENCH_WORKERS=4 tools/bench/runs.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,10 +15,13 @@ port="${BENCH_PORT:-18231}"
 tools/install-deps.sh --bench
 [[ -x build/langgraph-server ]] || tools/build.sh
 
-build/langgraph-server --config langgraph.json --host 127.0.0.1 --port "$port" --workers "${BENCH_WORKERS:-4}" \
-  >/tmp/langgraph-bench-runs.log 2>&1 &
+# A fresh database of the default kind (SQLite, every acknowledged write on disk), or BENCH_DATABASE_URI.
+data=$(mktemp -d /tmp/lgs-bench-runs-XXXXXX)
+database="${BENCH_DATABASE_URI:-sqlite:$data/langgraph.sqlite}"
+build/langgraph-server --config langgraph.json --host 127.0.0.1 --port "$port" --database-uri "$database" \
+  ${BENCH_WORKERS:+--workers "$BENCH_WORKERS"} >/tmp/langgraph-bench-runs.log 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/ok" >/dev/null && break; sleep 0.1; done
 
 export BENCH_METHOD=POST BENCH_AUTH="Bearer user1-token"
@@ -41,3 +45,4 @@ echo "| 1 | $(field "$one" rps) | $(ms "$(field "$one" p50_us)") ms | $(ms "$(fi
 echo "| 16 | $(field "$many" rps) | $(ms "$(field "$many" p50_us)") ms | $(ms "$(field "$many" p99_us)") ms | $(errors "$many") |"
 echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); wrk and the server share them."
+echo "Database: ${BENCH_DATABASE_URI:-SQLite in a fresh folder (the default kind)}; run workers: ${BENCH_WORKERS:-the default}."
