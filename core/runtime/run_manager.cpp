@@ -80,10 +80,9 @@ void RunManager::shutdown() {
     if (stopping_ && workers_.empty()) return;
     stopping_ = true;
     ++queued_count_;
-    ++finished_count_;
+    wake_all_waiters();
   }
   queued_.notify_all();
-  finished_.notify_all();
   for (auto& worker : workers_)
     if (worker.joinable()) worker.join();
   workers_.clear();
@@ -93,7 +92,7 @@ void RunManager::shutdown() {
     std::lock_guard lock(mutex_);
     keeper_stopping_ = true;
   }
-  queued_.notify_all();
+  keeper_cv_.notify_all();
   if (keeper_.joinable()) keeper_.join();
   store_unstored_ends();  // a last try for runs that ended while the database was unavailable
 }
@@ -103,10 +102,9 @@ void RunManager::drain() {
     std::lock_guard lock(mutex_);
     draining_ = true;
     ++queued_count_;
-    ++finished_count_;
+    wake_all_waiters();
   }
   queued_.notify_all();
-  finished_.notify_all();
 }
 
 bool RunManager::draining_away(const std::string& run_id) {
@@ -123,12 +121,15 @@ void RunManager::open_stream(const std::string& run_id) {
   if (streams_.open(run_id)) streams_.publish(run_id, "", "metadata", {{"run_id", run_id}, {"attempt", 1}});
 }
 
+// One run was queued: one idle worker claims it (waking them all made every one of them query
+// the queue, and all but one find nothing). A worker busy meanwhile sees the count change and
+// looks again before it sleeps.
 void RunManager::notify_queued() {
   {
     std::lock_guard lock(mutex_);
     ++queued_count_;
   }
-  queued_.notify_all();
+  queued_.notify_one();
 }
 
 void RunManager::enqueue(const std::string& run_id) {
@@ -141,24 +142,39 @@ void RunManager::enqueue(const std::string& run_id) {
 std::optional<Run> RunManager::enqueue_and_wait(const std::string& run_id) {
   {
     std::lock_guard lock(mutex_);
-    ++waiters_[run_id];  // before it can finish, so its result is kept for us
+    ++waiters_[run_id].count;  // before it can finish, so its result is kept for us
   }
   enqueue(run_id);
   return wait_for(run_id, /*registered=*/true);
+}
+
+void RunManager::wake_waiters(const std::string& run_id) {
+  if (auto it = waiters_.find(run_id); it != waiters_.end()) {
+    ++it->second.wakes;
+    it->second.woken.notify_all();
+  }
+}
+
+void RunManager::wake_all_waiters() {
+  for (auto& [run_id, waiting] : waiters_) {
+    ++waiting.wakes;
+    waiting.woken.notify_all();
+  }
 }
 
 std::optional<Run> RunManager::wait(const std::string& run_id) { return wait_for(run_id, /*registered=*/false); }
 
 std::optional<Run> RunManager::wait_for(const std::string& run_id, bool registered) {
   std::unique_lock lock(mutex_);
-  if (!registered) ++waiters_[run_id];
+  Waiters& waiting = waiters_[run_id];  // stays while count > 0
+  if (!registered) ++waiting.count;
   std::optional<Run> result;
   while (true) {
     if (auto done = completed_.find(run_id); done != completed_.end()) {
       result = done->second;
       break;
     }
-    const uint64_t seen = finished_count_;
+    const uint64_t seen = waiting.wakes;
     lock.unlock();
     std::optional<Run> run;
     bool unreachable = false;  // the database is down for now: look again later
@@ -177,9 +193,9 @@ std::optional<Run> RunManager::wait_for(const std::string& run_id, bool register
     }
     if (stopping_ || draining_away_locked(run_id)) break;
     // Runs finishing here wake us at once; runs on another server are seen by looking again.
-    finished_.wait_for(lock, kWaitPollEvery, [&] { return finished_count_ != seen; });
+    waiting.woken.wait_for(lock, kWaitPollEvery, [&] { return waiting.wakes != seen; });
   }
-  if (--waiters_[run_id] == 0) {
+  if (--waiting.count == 0) {
     waiters_.erase(run_id);
     completed_.erase(run_id);
   }
@@ -266,9 +282,8 @@ void RunManager::work() {
         if (!run->cancel.empty()) cancels_[run->run_id] = run->cancel;
       }
       draining = draining_;
-      if (draining) ++finished_count_;
+      if (draining) wake_all_waiters();  // waits that came while the claim was open decide now
     }
-    if (draining) finished_.notify_all();  // waits that came while the claim was open decide now
     if (run) {
       const std::string run_id = run->run_id;
       try {
@@ -276,8 +291,7 @@ void RunManager::work() {
       } catch (const std::exception& e) {  // not to end the server with this thread
         log::error("run {}: {}", run_id, e.what());
       }
-      notify_queued();  // a run waiting for this thread may go now
-      continue;
+      continue;  // a run that waited for this thread is this worker's next claim
     }
     std::unique_lock lock(mutex_);
     queued_.wait_for(lock, kPollEvery, [&] { return stopping_ || draining_ || queued_count_ != seen; });
@@ -289,7 +303,7 @@ void RunManager::keep_leases() {
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      queued_.wait_for(lock, std::chrono::milliseconds(500), [&] { return keeper_stopping_; });
+      keeper_cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return keeper_stopping_; });
       if (keeper_stopping_) return;
     }
     const auto now = std::chrono::steady_clock::now();
@@ -332,11 +346,8 @@ void RunManager::fail_orphan(const Run& orphan) {
   if (!failed) return;
   log::warn("run {} on thread {} was left running by a stopped server: {}", orphan.run_id, orphan.thread_id,
             temporary ? "deleted with its temporary thread" : "marked as failed");
-  {
-    std::lock_guard lock(mutex_);
-    ++finished_count_;
-  }
-  finished_.notify_all();
+  std::lock_guard lock(mutex_);
+  wake_waiters(orphan.run_id);
 }
 
 void RunManager::execute(Run run) {
@@ -454,9 +465,8 @@ void RunManager::finish(Run& run, const std::string& cancel_action, const Thread
     std::lock_guard lock(mutex_);
     if (!stored) unstored_[run.run_id] = run;
     if (waiters_.count(run.run_id)) completed_[run.run_id] = run;
-    ++finished_count_;
+    wake_waiters(run.run_id);
   }
-  finished_.notify_all();
   streams_.close(run.run_id);
   if (run.status == "error") log::warn("run {} on thread {} failed: {}", run.run_id, run.thread_id, run.error.dump());
 }

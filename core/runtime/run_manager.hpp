@@ -73,6 +73,8 @@ class RunManager {
   void open_stream(const std::string& run_id);
   void notify_queued();
   std::optional<Run> wait_for(const std::string& run_id, bool registered);
+  void wake_waiters(const std::string& run_id);  // with mutex_ held
+  void wake_all_waiters();                       // with mutex_ held
   bool draining_away_locked(const std::string& run_id) const;  // draining_away, mutex_ held
   std::optional<Run> ended_elsewhere(const std::string& run_id);
 
@@ -81,14 +83,20 @@ class RunManager {
   StreamHub& streams_;
   const std::string worker_id_;  // this server, as the lease holder of the runs it executes
   std::mutex mutex_;
-  std::condition_variable queued_;    // a run was queued or a thread freed here, or shutdown
-  std::condition_variable finished_;  // a run finished here, or shutdown
+  std::condition_variable queued_;    // a run was queued here, or shutdown: wakes one idle worker per run
+  std::condition_variable keeper_cv_;  // the lease keeper may stop
   uint64_t queued_count_ = 0;         // bumped with every queued_ notification
-  uint64_t finished_count_ = 0;       // bumped with every finished_ notification
   std::set<std::string> running_here_;          // runs this server's workers claimed and execute
   int claiming_ = 0;                            // workers claiming a run from storage right now
   std::map<std::string, std::string> cancels_;  // run id -> action, for runs executing here
-  std::map<std::string, int> waiters_;          // run id -> callers blocked in wait
+  // The callers blocked in wait for one run. They share a condition of their own, so that a run's
+  // end wakes only those who wait for it.
+  struct Waiters {
+    int count = 0;
+    uint64_t wakes = 0;  // bumped at every notification
+    std::condition_variable woken;
+  };
+  std::map<std::string, Waiters> waiters_;  // run id -> its waiters
   std::map<std::string, Run> completed_;        // finished runs someone waits for
   std::map<std::string, Run> unstored_;         // ended here while the database was unavailable
   bool draining_ = false;  // drain(): no more runs are taken
