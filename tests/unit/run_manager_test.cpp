@@ -88,6 +88,14 @@ Run left_running(Storage& storage, const std::string& thread_id) {
   return left;
 }
 
+// A stateless run's: it goes with its thread when it ends.
+Run put_temporary_run(Storage& storage, const std::string& thread_id) {
+  Run run = sleeper_run(thread_id, "temporary", 0);
+  run.kwargs["temporary"] = true;
+  storage.put_run(run);
+  return run;
+}
+
 // Waits (bounded) until the run is in `status`.
 Run wait_status(Storage& storage, const std::string& run_id, const std::string& status) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -148,9 +156,7 @@ TEST_SUITE("runtime.run_manager") {
       KilledStorage storage;
       StreamHub streams;
       const std::string thread_id = new_thread(storage);
-      Run temporary = sleeper_run(thread_id, "temporary", 0);
-      temporary.kwargs["temporary"] = true;
-      storage.put_run(temporary);
+      const Run temporary = put_temporary_run(storage, thread_id);
       storage.writes_left = writes;
       {
         RunManager killed(storage, graphs, streams, 1);
@@ -168,9 +174,7 @@ TEST_SUITE("runtime.run_manager") {
     MemoryStorage storage;
     StreamHub streams;
     const std::string thread_id = new_thread(storage);
-    Run left = sleeper_run(thread_id, "left", 0);
-    left.kwargs["temporary"] = true;
-    storage.put_run(left);
+    const Run left = put_temporary_run(storage, thread_id);
     REQUIRE(storage.claim_run("a-server-that-was-killed", now_iso8601(), iso8601_from_now(30)));
     RunManager restarted(storage, graphs, streams, 1);
     CHECK_FALSE(storage.get_thread(thread_id));
