@@ -1432,10 +1432,13 @@ struct SqliteStorage::Impl {
   // Calls that come while it syncs wait in the queue (they do not wake it: waking a thread costs
   // more than a small write) and make the next batch, so the slower the disk, the more jobs share
   // a commit and a sync. The writer syncs itself rather than handing commits to a thread of
-  // their own: nothing could be committed meanwhile anyway, and each hand-over cost a thread
-  // wake-up on the path of every batch.
+  // their own: measured, a sync thread beside a writer committing the next batch meanwhile
+  // acknowledged no more writes, and each hand-over costs a thread wake-up.
   // (A commit is visible to other connections from its commit on, before the sync: a read may
   // see a write a moment before it is acknowledged, as with any group commit.)
+  // Calls that wait only for the commit (WriteWait::committed) are answered right after it. A
+  // batch of only such calls is not synced at once: the next batch's sync brings it along, or
+  // the writer syncs it once it has waited kCommittedSyncDelay.
   //
   // A failed sync ends all writing until the server restarts. The kernel may have dropped the
   // pages it could not write, yet the commit is in the log and later commits would follow it; a

@@ -87,8 +87,8 @@ class SqliteStorage final : public Storage {
   struct WriteStats {
     uint64_t jobs = 0;     // write calls committed
     uint64_t batches = 0;  // transactions committed for them
-    uint64_t syncs = 0;    // syncs of the log that made them durable before they were answered
-    uint64_t synced = 0;   // write calls answered after a sync
+    uint64_t syncs = 0;    // syncs of the log
+    uint64_t synced = 0;   // write calls answered after a sync (the others waited only for their commit)
   };
   WriteStats write_stats() const;
 
