@@ -285,6 +285,9 @@ void RunManager::work() {
       if (draining) wake_all_waiters();  // waits that came while the claim was open decide now
     }
     if (run) {
+      // Another idle worker looks for a run too: this one may have taken one that came due or
+      // was freed without a notification, while the one notified for is still queued.
+      notify_queued();
       const std::string run_id = run->run_id;
       try {
         execute(std::move(*run));
@@ -450,6 +453,11 @@ void RunManager::roll_back(const Run& run) {
 void RunManager::finish(Run& run, const std::string& cancel_action, const ThreadChange& succeeded) {
   bool error_published = false;
   bool stored = false;
+  if (run.kwargs.value("temporary", false)) {
+    // Its run and thread are deleted next: from then on, whoever waits for it finds its end here.
+    std::lock_guard lock(mutex_);
+    if (waiters_.count(run.run_id)) completed_[run.run_id] = run;
+  }
   try {
     store_end(run, cancel_action, error_published, succeeded);
     stored = true;

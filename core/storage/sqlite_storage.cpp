@@ -1522,7 +1522,9 @@ struct SqliteStorage::Impl {
         uncommitted.erase(uncommitted.begin(), waiting);
         answer(committed);
         if (!unsynced_since) unsynced_since = std::chrono::steady_clock::now();
-        if (uncommitted.empty()) continue;
+        // Synced with this batch if they have waited long enough (a steady flow of such calls
+        // would otherwise never let the writer time out).
+        if (uncommitted.empty() && std::chrono::steady_clock::now() < *unsynced_since + kCommittedSyncDelay) continue;
       }
       sync_and_answer();
     }
@@ -1530,10 +1532,10 @@ struct SqliteStorage::Impl {
 
   // Syncs the log and answers the jobs of `uncommitted`, which is then empty: they were committed.
   void sync_and_answer() {
+    unsynced_since.reset();  // synced, or never to be: a failed sync is not tried again
     if (sync_log()) {
       syncs += 1;
       synced_jobs += uncommitted.size();
-      unsynced_since.reset();
     } else {
       // Committed but maybe not on disk: the callers are told it failed, and nothing more is
       // written (see above): submit() refuses from now on, and what it queued meanwhile is

@@ -76,6 +76,17 @@ class KilledStorage : public MemoryStorage {
   }
 };
 
+// A MemoryStorage slow to delete a thread, as a database under load: the deletion is visible at
+// once, the call returns 300 ms later (waits look at storage every 100 ms meanwhile).
+class SlowDeleteStorage : public MemoryStorage {
+ public:
+  bool delete_thread(const std::string& id, WriteWait wait = WriteWait::synced) override {
+    const bool deleted = MemoryStorage::delete_thread(id, wait);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return deleted;
+  }
+};
+
 Run sleeper_run(const std::string& thread_id, const std::string& label, json seconds, double delay_seconds = 0) {
   return pending_run(thread_id, "sleeper", {{"naps", {label}}}, {{"sleep_seconds", seconds}}, delay_seconds);
 }
@@ -167,6 +178,20 @@ TEST_SUITE("runtime.run_manager") {
       CHECK_FALSE(storage.get_thread(thread_id));
       CHECK_FALSE(storage.get_run(temporary.run_id));
     }
+  }
+
+  TEST_CASE("a wait for a temporary run gets how it ended, however long the deletion of its thread takes") {
+    auto graphs = shipped_graphs();
+    SlowDeleteStorage storage;
+    StreamHub streams;
+    const std::string thread_id = new_thread(storage);
+    const Run temporary = put_temporary_run(storage, thread_id);
+    RunManager runs(storage, graphs, streams, 1);
+    const auto ended = runs.enqueue_and_wait(temporary.run_id);
+    REQUIRE(ended);
+    CHECK(ended->status == "success");
+    CHECK(ended->output["naps"] == json::array({"temporary", "slept 0s"}));
+    CHECK_FALSE(storage.get_thread(thread_id));
   }
 
   TEST_CASE("a temporary run left running is deleted with its thread at start") {
