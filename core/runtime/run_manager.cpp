@@ -17,6 +17,7 @@ constexpr auto kRenewEvery = std::chrono::seconds(5);
 constexpr auto kPollEvery = std::chrono::milliseconds(250);
 // Waiters look at storage this often for runs that finish on another server.
 constexpr auto kWaitPollEvery = std::chrono::milliseconds(100);
+constexpr auto kEndedKept = std::chrono::seconds(2);  // see ended_unawaited_
 // Run events kept in a shared database, for joining a run late.
 constexpr double kEventRetention = 10 * 60;
 
@@ -152,6 +153,16 @@ void RunManager::wake_waiters(const std::string& run_id) {
   if (auto it = waiters_.find(run_id); it != waiters_.end()) {
     ++it->second.wakes;
     it->second.woken.notify_all();
+  }
+}
+
+void RunManager::keep_end(const Run& run) {
+  const auto now = std::chrono::steady_clock::now();
+  completed_[run.run_id] = run;
+  if (!waiters_.count(run.run_id)) ended_unawaited_.emplace_back(now, run.run_id);
+  while (!ended_unawaited_.empty() && now - ended_unawaited_.front().first > kEndedKept) {
+    if (!waiters_.count(ended_unawaited_.front().second)) completed_.erase(ended_unawaited_.front().second);
+    ended_unawaited_.pop_front();
   }
 }
 
@@ -456,7 +467,7 @@ void RunManager::finish(Run& run, const std::string& cancel_action, const Thread
   if (run.kwargs.value("temporary", false)) {
     // Its run and thread are deleted next: from then on, whoever waits for it finds its end here.
     std::lock_guard lock(mutex_);
-    if (waiters_.count(run.run_id)) completed_[run.run_id] = run;
+    keep_end(run);
   }
   try {
     store_end(run, cancel_action, error_published, succeeded);
@@ -472,7 +483,7 @@ void RunManager::finish(Run& run, const std::string& cancel_action, const Thread
   {
     std::lock_guard lock(mutex_);
     if (!stored) unstored_[run.run_id] = run;
-    if (waiters_.count(run.run_id)) completed_[run.run_id] = run;
+    if (waiters_.count(run.run_id) || completed_.count(run.run_id)) completed_[run.run_id] = run;
     wake_waiters(run.run_id);
   }
   streams_.close(run.run_id);

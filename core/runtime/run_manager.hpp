@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -75,6 +76,7 @@ class RunManager {
   std::optional<Run> wait_for(const std::string& run_id, bool registered);
   void wake_waiters(const std::string& run_id);  // with mutex_ held
   void wake_all_waiters();                       // with mutex_ held
+  void keep_end(const Run& run);                 // with mutex_ held
   bool draining_away_locked(const std::string& run_id) const;  // draining_away, mutex_ held
   std::optional<Run> ended_elsewhere(const std::string& run_id);
 
@@ -97,7 +99,10 @@ class RunManager {
     std::condition_variable woken;
   };
   std::map<std::string, Waiters> waiters_;  // run id -> its waiters
-  std::map<std::string, Run> completed_;        // finished runs someone waits for
+  std::map<std::string, Run> completed_;        // finished runs someone waits for, and recent temporary ones
+  // Temporary runs that ended here before anyone waited for them (a worker can claim and end a
+  // run before the request that created it begins its wait): kept in completed_ for kEndedKept.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> ended_unawaited_;
   std::map<std::string, Run> unstored_;         // ended here while the database was unavailable
   bool draining_ = false;  // drain(): no more runs are taken
   bool stopping_ = false;

@@ -195,6 +195,22 @@ TEST_SUITE("runtime.run_manager") {
     CHECK_FALSE(storage.get_thread(thread_id));
   }
 
+  TEST_CASE("a wait that begins after its temporary run ended gets how it ended") {
+    auto graphs = shipped_graphs();
+    MemoryStorage storage;
+    StreamHub streams;
+    const std::string thread_id = new_thread(storage);
+    const Run temporary = put_temporary_run(storage, thread_id);
+    RunManager runs(storage, graphs, streams, 1);  // a worker claims it at once
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (storage.get_thread(thread_id) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE_FALSE(storage.get_thread(thread_id));
+    const auto ended = runs.enqueue_and_wait(temporary.run_id);
+    REQUIRE(ended);
+    CHECK(ended->status == "success");
+  }
+
   TEST_CASE("a temporary run left running is deleted with its thread at start") {
     auto graphs = shipped_graphs();
     MemoryStorage storage;
