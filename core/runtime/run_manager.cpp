@@ -150,10 +150,7 @@ std::optional<Run> RunManager::enqueue_and_wait(const std::string& run_id) {
 }
 
 void RunManager::wake_waiters(const std::string& run_id) {
-  if (auto it = waiters_.find(run_id); it != waiters_.end()) {
-    ++it->second.wakes;
-    it->second.woken.notify_all();
-  }
+  if (auto it = waiters_.find(run_id); it != waiters_.end()) it->second.wake();
 }
 
 void RunManager::keep_end(const Run& run) {
@@ -167,10 +164,7 @@ void RunManager::keep_end(const Run& run) {
 }
 
 void RunManager::wake_all_waiters() {
-  for (auto& [run_id, waiting] : waiters_) {
-    ++waiting.wakes;
-    waiting.woken.notify_all();
-  }
+  for (auto& [run_id, waiting] : waiters_) waiting.wake();
 }
 
 std::optional<Run> RunManager::wait(const std::string& run_id) { return wait_for(run_id, /*registered=*/false); }

@@ -97,6 +97,10 @@ class RunManager {
     int count = 0;
     uint64_t wakes = 0;  // bumped at every notification
     std::condition_variable woken;
+    void wake() {
+      ++wakes;
+      woken.notify_all();
+    }
   };
   std::map<std::string, Waiters> waiters_;  // run id -> its waiters
   std::map<std::string, Run> completed_;        // finished runs someone waits for, and recent temporary ones
