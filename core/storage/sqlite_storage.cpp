@@ -1350,10 +1350,9 @@ struct SqliteStorage::Impl {
   // syncs the database file only in the checkpoint that reaches the log's end: the writer's. Left
   // to it, that sync wrote back every page the checkpoint thread had copied, about 10 ms during
   // which every write waited; synced here first, the writer's part takes about 1.5 ms.) The
-  // checkpoint thread passes again only while readers kept pages from being copied. (More passes
-  // over what was appended meanwhile would shorten the writer's part, but each one syncs the
-  // database file again, and those syncs slow the log's: measured, the server acknowledged fewer
-  // writes.)
+  // checkpoint thread passes again only while readers kept pages from being copied. (A further
+  // pass and sync over what was appended meanwhile halves the writer's part again, but each sync
+  // of the database file slows the log's: measured, the server acknowledged no more writes.)
 
   static constexpr int kCheckpointPages = 4000;  // 16 MB of log
   static constexpr int kCheckpointTail = 256;    // log pages readers may keep from the checkpoint thread
