@@ -208,7 +208,8 @@ std::optional<Run> RunManager::wait_for(const std::string& run_id, bool register
 }
 
 // A temporary run that another server executed is deleted with its thread when it finishes;
-// what it ended with is still in its stored stream: its last values, or its error.
+// what it ended with is still in its stored stream: its last values and the interrupt it paused
+// at (as execute() makes its output), or its error.
 std::optional<Run> RunManager::ended_elsewhere(const std::string& run_id) {
   std::vector<StreamEvent> events;
   for (int64_t after = -1;;) {
@@ -221,12 +222,22 @@ std::optional<Run> RunManager::ended_elsewhere(const std::string& run_id) {
   Run run;
   run.run_id = run_id;
   run.status = "success";
+  json interrupts;
   for (const auto& e : events) {
     if (e.event == "values") run.output = json::parse(e.data, nullptr, false);
+    if (e.event == "updates") {
+      const json update = json::parse(e.data, nullptr, false);
+      if (update.is_object() && update.contains("__interrupt__")) interrupts = update["__interrupt__"];
+    }
     if (e.event == "error") {
       run.status = "error";
       run.error = json::parse(e.data, nullptr, false);
     }
+  }
+  if (run.status == "success" && !interrupts.is_null()) {
+    run.status = "interrupted";
+    if (!run.output.is_object()) run.output = json::object();
+    if (interrupts.is_array() && !interrupts.empty()) run.output["__interrupt__"] = interrupts;
   }
   return run;
 }
@@ -335,6 +346,9 @@ void RunManager::fail_orphan(const Run& orphan) {
                                   "retried because its nodes may have had side effects"}};
   // A temporary run goes with its thread however it ends (see store_end).
   const bool temporary = orphan.kwargs.value("temporary", false);
+  // First, as a run that ends here publishes its error first: a temporary run's record is gone
+  // next, and whoever waits for it on another server then reads how it ended from its stream.
+  streams_.close_orphaned(orphan.run_id, error);
   const auto latest = temporary ? std::nullopt : storage_.latest_checkpoint(orphan.thread_id);
   const bool failed = temporary ? storage_.delete_thread(orphan.thread_id) : storage_.end_run(
       orphan.thread_id, orphan.run_id,

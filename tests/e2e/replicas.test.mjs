@@ -177,3 +177,89 @@ describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 
     assert.deepEqual(state.values.naps, ['cancelled']);
   });
 });
+
+// Runs that another replica executes: a stateless run's wait (POST /runs/wait) answers with how
+// the run ended there, although its run and thread are deleted when it ends, and a killed
+// replica's runs end with ServerStopped for whoever waits or streams elsewhere. The replica the
+// client talks to has a single worker, kept busy, so that the runs are the other replica's.
+describe('runs that another replica executes', { skip: ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' }, () => {
+  const database = `lg_elsewhere_${randomUUID().replaceAll('-', '')}`;
+  const sql = async (query) =>
+    (await run('psql', [databaseUri(database), '-v', 'ON_ERROR_STOP=1', '-Atqc', query], { timeout: 20_000 })).stdout.trim();
+  let waiter;
+  let executor;
+  let busy;
+
+  before(async () => {
+    await psql(`CREATE DATABASE ${database}`);
+    const config = await rootConfig();
+    const env = { DATABASE_URI: databaseUri(database) };
+    waiter = await startServer({ config, env, args: ['--workers', '1'] });
+    const thread = await client(waiter).threads.create();
+    busy = await client(waiter).runs.create(thread.thread_id, 'sleeper', {
+      input: { naps: ['busy'] },
+      config: { configurable: { sleep_seconds: 60 } },
+    });
+    await waitFor(async () => (await client(waiter).runs.get(thread.thread_id, busy.run_id)).status === 'running', {
+      what: 'the waiting replica\'s only worker to be busy',
+    });
+    executor = await startServer({ config, env });
+  });
+
+  after(async () => {
+    await client(waiter).runs.cancel(busy.thread_id, busy.run_id).catch(() => {});
+    await Promise.all([waiter?.stop(), executor?.stop()]);
+    await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+    await cleanupTempDirs();
+  });
+
+  const client = (server) =>
+    new Client({
+      apiUrl: server.url,
+      apiKey: null,
+      defaultHeaders: { Authorization: `Bearer ${TOKENS.user1}` },
+      timeoutMs: 20_000,
+      callerOptions: { maxRetries: 0 },
+    });
+
+  test('a stateless run that paused at interrupt(): its wait gets its values with __interrupt__', T, async () => {
+    const out = await client(waiter).runs.wait(null, 'approval', { input: { action: 'deploy' } });
+    assert.equal(out.action, 'deploy');
+    assert.equal(out.__interrupt__?.length, 1, JSON.stringify(out));
+    assert.deepEqual(out.__interrupt__[0].value, { question: 'Approve deploy?', action: 'deploy' });
+    assert.equal((await client(waiter).runs.get(busy.thread_id, busy.run_id)).status, 'running');
+  });
+
+  test('runs whose replica was killed: the ServerStopped error for a wait and a joinStream elsewhere', T, async () => {
+    const thread = await client(waiter).threads.create();
+    const background = await client(waiter).runs.create(thread.thread_id, 'sleeper', {
+      input: { naps: ['joined'] },
+      config: { configurable: { sleep_seconds: 60 } },
+    });
+    const waited = client(waiter).runs.wait(null, 'sleeper', {
+      input: { naps: ['orphaned'] },
+      config: { configurable: { sleep_seconds: 60 } },
+      raiseError: false,
+    });
+    const others = `SELECT run_id FROM runs WHERE status = 'running' AND run_id <> '${busy.run_id}'`;
+    await waitFor(async () => (await sql(others)).split('\n').filter(Boolean).length === 2, {
+      what: 'the other replica to run both',
+    });
+    const joined = (async () => {
+      const events = [];
+      for await (const chunk of client(waiter).runs.joinStream(thread.thread_id, background.run_id)) events.push(chunk);
+      return events;
+    })();
+    await executor.kill();
+    // As if their leases had run out (30 s after the last renewal): the next sweep fails them.
+    await sql(`UPDATE runs SET lease_until = '2000-01-01T00:00:00.000000+00:00' WHERE run_id IN (${others})`);
+    const out = await waited;
+    assert.equal(out.__error__?.error, 'ServerStopped', JSON.stringify(out));
+    const events = await joined;
+    assert.equal(events.at(-1)?.event, 'error', JSON.stringify(events));
+    assert.equal(events.at(-1).data.error, 'ServerStopped');
+    const ended = await client(waiter).runs.get(thread.thread_id, background.run_id);
+    assert.equal(ended.status, 'error');
+    assert.equal(await sql(others), '');
+  });
+});
