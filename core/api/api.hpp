@@ -52,8 +52,8 @@ bool is_system_assistant(const Assistant& assistant);
 // The stream modes a request names: a string or a list of strings; absent or null means
 // "values"; 422 for anything else or an unknown mode.
 std::set<std::string> parse_modes(const json& value);
-// Checks the fields of a run's config that the server reads itself (recursion_limit); 422 when
-// one is wrong, before any run is created with it.
+// Checks the types of a run's config fields that LangGraph's schema names (recursion_limit,
+// configurable, tags); 422 when one is wrong, before any run or assistant is created with it.
 void check_run_config(const json& config);
 
 // Creating runs from a request body (api/runs.cpp), for every route that starts one: the run

@@ -28,15 +28,17 @@ CronSchedule parse_schedule(const std::string& text) {
   }
 }
 
-// `timezone` of the body: an IANA name, "" when absent (UTC).
+// `timezone` of the body: an IANA name, "" when absent or null (UTC). An empty name is no zone.
 std::string time_zone(const json& b) {
-  const std::string zone = body::string(b, "timezone").value_or("");
+  const auto zone = body::string(b, "timezone");
+  if (!zone) return "";
   try {
-    check_time_zone(zone);
+    if (zone->empty()) throw InvalidTimeZone("\"\" is not an IANA time zone (such as \"Europe/Paris\" or \"UTC\")");
+    check_time_zone(*zone);
   } catch (const InvalidTimeZone& e) {
     throw ApiError{422, std::string("Invalid timezone: ") + e.what()};
   }
-  return zone;
+  return *zone;
 }
 
 // `end_time` of the body in the stored format, "" when absent or null.

@@ -13,7 +13,10 @@
 namespace lgs {
 
 void check_run_config(const json& config) {
-  if (config.is_object()) body::integer(config, "recursion_limit", 25, 1, std::numeric_limits<int>::max());
+  if (!config.is_object()) return;
+  body::integer(config, "recursion_limit", 25, 1, std::numeric_limits<int>::max());
+  body::object(config, "configurable");
+  body::strings(config, "tags");
 }
 
 namespace {

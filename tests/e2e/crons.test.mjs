@@ -200,6 +200,7 @@ describe('creating crons', () => {
       [{ schedule: '0 0 30 2 *' }, 422, 'February 30th', /never fires/],
       [{ schedule: '* * * * *', timezone: 'Mars/Olympus' }, 422, 'an unknown zone', /timezone/],
       [{ schedule: '* * * * *', timezone: '../../etc/passwd' }, 422, 'a path as zone', /timezone/],
+      [{ schedule: '* * * * *', timezone: '' }, 422, 'an empty zone', /timezone/],
       [{ schedule: '* * * * *', endTime: 'tomorrow' }, 422, 'end_time', /end_time/],
       [{ schedule: '* * * * *', endTime: '1969-07-20T20:17:00Z' }, 422, 'an end_time before 1970', /end_time/],
       [{ schedule: '* * * * *', endTime: '1970-01-01T00:30:00+01:00' }, 422, 'an end_time in 1969 in UTC', /end_time/],
@@ -334,6 +335,7 @@ describe('search, count, update, delete: each user sees and changes only their o
 
     await expectStatus(user1().crons.update(cron.cron_id, { schedule: 'every day' }), 422, 'update to a bad schedule');
     await expectStatus(user1().crons.update(cron.cron_id, { timezone: 'Nowhere/Land' }), 422, 'update to a bad zone');
+    await expectStatus(user1().crons.update(cron.cron_id, { timezone: '' }), 422, 'update to an empty zone');
     await expectStatus(user1().crons.update(randomUUID(), { enabled: true }), 404, 'update of an unknown cron');
     await rawStatus('PATCH', `${server.url}/runs/crons/not-a-uuid`, { enabled: true }, TOKENS.user1, 422, 'a cron id that is no UUID');
   });
