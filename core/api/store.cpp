@@ -119,7 +119,7 @@ void add_store_routes(Router& router, Services& services) {
                   {"filter", body::object(b, "filter")},
                   {"limit", body::integer(b, "limit", 10, 0, 1000)},
                   {"offset", body::integer(b, "offset", 0, 0, INT32_MAX)},
-                  {"query", b.value("query", json())}};
+                  {"query", body::string(b, "query") ? b["query"] : json()}};
     ItemQuery q;
     q.auth_filter = services.authorize(req, "store", "search", value);
     q.namespace_prefix = namespace_from(value.value("namespace", json()), "namespace", true);
