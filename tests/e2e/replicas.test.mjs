@@ -28,6 +28,23 @@ async function psql(sql) {
   await run('psql', [ADMIN_URI, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { timeout: 20_000 });
 }
 
+/** Stops the servers, then drops their database. */
+async function teardown(servers, database) {
+  await Promise.all(servers.map((server) => server?.stop()));
+  await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+  await cleanupTempDirs();
+}
+
+/** A client of `server`, as user1. */
+const client = (server) =>
+  new Client({
+    apiUrl: server.url,
+    apiKey: null,
+    defaultHeaders: { Authorization: `Bearer ${TOKENS.user1}` },
+    timeoutMs: 20_000,
+    callerOptions: { maxRetries: 0 },
+  });
+
 describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' }, () => {
   const database = `lg_replicas_${randomUUID().replaceAll('-', '')}`;
   let a;
@@ -42,20 +59,7 @@ describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 
     b = await startServer({ config, env });
   });
 
-  after(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
-    await cleanupTempDirs();
-  });
-
-  const client = (server) =>
-    new Client({
-      apiUrl: server.url,
-      apiKey: null,
-      defaultHeaders: { Authorization: `Bearer ${TOKENS.user1}` },
-      timeoutMs: 20_000,
-      callerOptions: { maxRetries: 0 },
-    });
+  after(() => teardown([a, b], database));
 
   test('both replicas report PostgreSQL', () => {
     for (const server of [a, b]) assert.match(server.stderr(), /Database: PostgreSQL postgres:\/\//);
@@ -207,20 +211,9 @@ describe('runs that another replica executes', { skip: ADMIN_URI ? false : 'LANG
   });
 
   after(async () => {
-    await client(waiter).runs.cancel(busy.thread_id, busy.run_id).catch(() => {});
-    await Promise.all([waiter?.stop(), executor?.stop()]);
-    await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
-    await cleanupTempDirs();
+    if (busy) await client(waiter).runs.cancel(busy.thread_id, busy.run_id).catch(() => {});
+    await teardown([waiter, executor], database);
   });
-
-  const client = (server) =>
-    new Client({
-      apiUrl: server.url,
-      apiKey: null,
-      defaultHeaders: { Authorization: `Bearer ${TOKENS.user1}` },
-      timeoutMs: 20_000,
-      callerOptions: { maxRetries: 0 },
-    });
 
   test('a stateless run that paused at interrupt(): its wait gets its values with __interrupt__', T, async () => {
     const out = await client(waiter).runs.wait(null, 'approval', { input: { action: 'deploy' } });
