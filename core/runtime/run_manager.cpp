@@ -331,7 +331,13 @@ void RunManager::keep_leases() {
     store_unstored_ends();
     try {
       storage_.renew_leases(worker_id_, iso8601_from_now(kLease));
-      for (const auto& run : storage_.expired_runs(now_iso8601())) fail_orphan(run);
+      for (const auto& run : storage_.expired_runs(now_iso8601())) {
+        try {
+          fail_orphan(run);
+        } catch (const std::exception& e) {  // the others are failed still; this one at the next sweep
+          log::warn("failing run {}, left running by a stopped server: {}", run.run_id, e.what());
+        }
+      }
       if (storage_.shared()) storage_.delete_events_before(iso8601_from_now(-kEventRetention));
     } catch (const std::exception& e) {
       log::warn("renewing run leases failed: {}", e.what());
@@ -346,9 +352,10 @@ void RunManager::fail_orphan(const Run& orphan) {
                                   "retried because its nodes may have had side effects"}};
   // A temporary run goes with its thread however it ends (see store_end).
   const bool temporary = orphan.kwargs.value("temporary", false);
-  // First, as a run that ends here publishes its error first: a temporary run's record is gone
-  // next, and whoever waits for it on another server then reads how it ended from its stream.
-  streams_.close_orphaned(orphan.run_id, error);
+  // First, as a run that ends here publishes its error before it is marked finished: readers on
+  // other servers stop once it is, and a temporary run's record is gone next, so that whoever
+  // waits for it on another server reads how it ended from its stream.
+  streams_.publish_orphan_error(orphan.run_id, error);
   const auto latest = temporary ? std::nullopt : storage_.latest_checkpoint(orphan.thread_id);
   const bool failed = temporary ? storage_.delete_thread(orphan.thread_id) : storage_.end_run(
       orphan.thread_id, orphan.run_id,

@@ -140,17 +140,12 @@ void StreamHub::close(const std::string& run_id) {
   }
 }
 
-void StreamHub::close_orphaned(const std::string& run_id, const json& error) {
+void StreamHub::publish_orphan_error(const std::string& run_id, const json& error) {
   if (!impl_->shared) return;
-  int64_t last = -1;
-  for (auto batch = impl_->shared->read_events(run_id, last, 1000); !batch.empty();
-       batch = impl_->shared->read_events(run_id, last, 1000)) {
-    for (const auto& e : batch)
-      if (e.event == kEndEvent) return;  // ended already (another server failed the run first)
-    last = batch.back().id;
-  }
+  const auto last = impl_->shared->last_event(run_id);
+  if (last && last->event == "error") return;  // the run failed already (another server was first)
   const std::string text = error.dump(-1, ' ', false, json::error_handler_t::replace);
-  impl_->shared->append_events(run_id, {StreamEvent{last + 1, "", "error", text}, StreamEvent{last + 2, "", kEndEvent, "null"}});
+  impl_->shared->append_events(run_id, {StreamEvent{last ? last->id + 1 : 0, "", "error", text}});
 }
 
 StreamHub::Batch StreamHub::next(const std::string& run_id, int64_t after_id, std::chrono::milliseconds timeout) {

@@ -36,9 +36,10 @@ class StreamHub {
   void publish(const std::string& run_id, const std::string& mode, const std::string& event, const json& data);
   // The run finished: readers get what is left, then the end.
   void close(const std::string& run_id);
-  // A run whose server stopped before it finished: its stored stream (shared database only) ends
-  // with `error` after what that server stored, for readers and waiters on the other servers.
-  void close_orphaned(const std::string& run_id, const json& error);
+  // A run whose server stopped before it finished: `error` is stored after what that server
+  // stored of its stream (shared database only), for readers and waiters on the other servers,
+  // who stop once the run is marked finished.
+  void publish_orphan_error(const std::string& run_id, const json& error);
 
   struct Batch {
     std::vector<StreamEvent> events;  // ids after `after_id`, in order

@@ -1370,6 +1370,15 @@ std::vector<StreamEvent> PostgresStorage::read_events(const std::string& run_id,
   });
 }
 
+std::optional<StreamEvent> PostgresStorage::last_event(const std::string& run_id) {
+  return impl_->autocommit([&](Connection& conn) -> std::optional<StreamEvent> {
+    Result result = conn.exec(
+        "SELECT id, mode, event, data FROM run_events WHERE run_id = $1::text ORDER BY id DESC LIMIT 1", {run_id});
+    if (result.rows() == 0) return std::nullopt;
+    return StreamEvent{result.integer(0, 0), result.text(0, 1), result.text(0, 2), result.text(0, 3)};
+  });
+}
+
 void PostgresStorage::delete_events_before(const std::string& before) {
   impl_->autocommit([&](Connection& conn) {
     return conn

@@ -79,6 +79,7 @@ class PostgresStorage final : public Storage {
   Guard lock_thread(const std::string& thread_id) override;
   void append_events(const std::string& run_id, const std::vector<StreamEvent>& events) override;
   std::vector<StreamEvent> read_events(const std::string& run_id, int64_t after_id, int limit) override;
+  std::optional<StreamEvent> last_event(const std::string& run_id) override;
   void delete_events_before(const std::string& before) override;
 
   // The schema version this server creates and understands.

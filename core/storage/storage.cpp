@@ -13,6 +13,10 @@ std::vector<StreamEvent> Storage::read_events(const std::string&, int64_t, int) 
   throw std::logic_error("this storage keeps no run events");
 }
 
+std::optional<StreamEvent> Storage::last_event(const std::string&) {
+  throw std::logic_error("this storage keeps no run events");
+}
+
 void Storage::delete_events_before(const std::string&) {}
 
 // A database used by one server: its own lock is enough.

@@ -214,6 +214,8 @@ class Storage {
   // Appends in id order; reads the events with id > after_id, oldest first, at most `limit`.
   virtual void append_events(const std::string& run_id, const std::vector<StreamEvent>& events);
   virtual std::vector<StreamEvent> read_events(const std::string& run_id, int64_t after_id, int limit);
+  // The run's last event, if it has any.
+  virtual std::optional<StreamEvent> last_event(const std::string& run_id);
   // Forgets the events of runs that were last appended to before `before`.
   virtual void delete_events_before(const std::string& before);
 

@@ -202,16 +202,16 @@ describe('runs that another replica executes', { skip: ADMIN_URI ? false : 'LANG
     const thread = await client(waiter).threads.create();
     busy = await client(waiter).runs.create(thread.thread_id, 'sleeper', {
       input: { naps: ['busy'] },
-      config: { configurable: { sleep_seconds: 60 } },
+      config: { configurable: { sleep_seconds: 600 } },
     });
     await waitFor(async () => (await client(waiter).runs.get(thread.thread_id, busy.run_id)).status === 'running', {
       what: 'the waiting replica\'s only worker to be busy',
     });
-    executor = await startServer({ config, env });
+    executor = await startServer({ config, env, args: ['--workers', '4'] });
   });
 
   after(async () => {
-    if (busy) await client(waiter).runs.cancel(busy.thread_id, busy.run_id).catch(() => {});
+    await waiter?.kill();  // its busy run would keep a stop waiting
     await teardown([waiter, executor], database);
   });
 
@@ -224,6 +224,7 @@ describe('runs that another replica executes', { skip: ADMIN_URI ? false : 'LANG
   });
 
   test('runs whose replica was killed: the ServerStopped error for a wait and a joinStream elsewhere', T, async () => {
+    assert.equal((await client(waiter).runs.get(busy.thread_id, busy.run_id)).status, 'running');
     const thread = await client(waiter).threads.create();
     const background = await client(waiter).runs.create(thread.thread_id, 'sleeper', {
       input: { naps: ['joined'] },

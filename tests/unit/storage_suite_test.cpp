@@ -2185,11 +2185,15 @@ SHARED_STORAGE_TEST(events_append_read, "events: append, read after an id with a
   CHECK(event_ids(s.read_events("rb", -1, 100)) == "0,1");
   CHECK(s.read_events("rb", -1, 100)[1].data == make_events(0, 2, "b")[1].data);
   CHECK(event_ids(s.read_events("nope", -1, 100)) == "");
+  CHECK(!s.last_event("nope"));
 
   const auto more = make_events(5, 8, "a");
   s.append_events("ra", more);
   CHECK(event_ids(s.read_events("ra", 4, 100)) == "5,6,7");
   expect_same_list(s.read_events("ra", 4, 1), {more[0]}, "the first of the later events");
+  const auto last = s.last_event("ra");
+  REQUIRE(last);
+  expect_same_list(std::vector<StreamEvent>{*last}, std::vector<StreamEvent>{more[2]}, "the last event of ra");
 
   auto other = backend.open_another();
   CHECK(event_ids(other->read_events("ra", -1, 100)) == "0,1,2,3,4,5,6,7");
