@@ -1383,7 +1383,8 @@ void PostgresStorage::delete_events_before(const std::string& before) {
   impl_->autocommit([&](Connection& conn) {
     return conn
         .exec("DELETE FROM run_events AS e WHERE e.created_at < $1::timestamptz AND NOT EXISTS "
-              "(SELECT 1 FROM run_events AS n WHERE n.run_id = e.run_id AND n.created_at >= $1::timestamptz)",
+              "(SELECT 1 FROM run_events AS n WHERE n.run_id = e.run_id AND n.created_at >= $1::timestamptz) "
+              "AND NOT EXISTS (SELECT 1 FROM runs AS r WHERE r.run_id = e.run_id AND r.status IN ('pending', 'running'))",
               {before})
         .affected();
   });

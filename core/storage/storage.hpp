@@ -216,7 +216,8 @@ class Storage {
   virtual std::vector<StreamEvent> read_events(const std::string& run_id, int64_t after_id, int limit);
   // The run's last event, if it has any.
   virtual std::optional<StreamEvent> last_event(const std::string& run_id);
-  // Forgets the events of runs that were last appended to before `before`.
+  // Forgets the events of runs that were last appended to before `before`, unless the run is
+  // still pending or running (a quiet step keeps what it streamed before).
   virtual void delete_events_before(const std::string& before);
 
  private:

@@ -2201,11 +2201,15 @@ SHARED_STORAGE_TEST(events_append_read, "events: append, read after an id with a
   CHECK(event_ids(s.read_events("rb", 0, 100)) == "1,2");
 }
 
-SHARED_STORAGE_TEST(events_delete_before, "events: delete_events_before forgets runs last appended to before a time") {
+SHARED_STORAGE_TEST(events_delete_before,
+                    "events: delete_events_before forgets finished runs last appended to before a time") {
   Storage& s = backend.storage();
   REQUIRE(s.create_thread(make_thread("t1")));
-  for (const auto* id : {"old", "new", "kept"}) s.put_run(make_run(id, "t1", 1, "running"));
+  for (const auto* id : {"old", "new", "kept"}) s.put_run(make_run(id, "t1", 1, "success"));
+  s.put_run(make_run("running", "t1", 2, "running"));
   s.append_events("old", make_events(0, 3, "old"));
+  s.append_events("running", make_events(0, 2, "running"));
+  s.append_events("gone", make_events(0, 1, "gone"));  // a run no longer stored (a temporary one)
   s.append_events("kept", make_events(0, 1, "kept"));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const std::string between = now_iso8601();
@@ -2217,11 +2221,14 @@ SHARED_STORAGE_TEST(events_delete_before, "events: delete_events_before forgets 
   CHECK(event_ids(s.read_events("old", -1, 100)) == "0,1,2");
   s.delete_events_before(between);
   CHECK(event_ids(s.read_events("old", -1, 100)) == "");
+  CHECK(event_ids(s.read_events("gone", -1, 100)) == "");
+  CHECK(event_ids(s.read_events("running", -1, 100)) == "0,1");  // still running: kept
   CHECK(event_ids(s.read_events("new", -1, 100)) == "0,1");
   CHECK(event_ids(s.read_events("kept", -1, 100)) == "0,1");
   s.delete_events_before(iso8601_from_now(3600));
   CHECK(event_ids(s.read_events("new", -1, 100)) == "");
   CHECK(event_ids(s.read_events("kept", -1, 100)) == "");
+  CHECK(event_ids(s.read_events("running", -1, 100)) == "0,1");
   CHECK(s.get_run("new").has_value());  // only events go
 }
 
