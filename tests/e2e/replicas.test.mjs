@@ -28,10 +28,17 @@ async function psql(sql) {
   await run('psql', [ADMIN_URI, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { timeout: 20_000 });
 }
 
+/** A database of its own for a suite: its name, and the environment that points a server at it. */
+async function createDatabase(prefix) {
+  const name = `${prefix}_${randomUUID().replaceAll('-', '')}`;
+  await psql(`CREATE DATABASE ${name}`);
+  return { name, env: { DATABASE_URI: databaseUri(name) } };
+}
+
 /** Stops the servers, then drops their database. */
 async function teardown(servers, database) {
   await Promise.all(servers.map((server) => server?.stop()));
-  await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+  if (database) await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
   await cleanupTempDirs();
 }
 
@@ -46,14 +53,14 @@ const client = (server) =>
   });
 
 describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' }, () => {
-  const database = `lg_replicas_${randomUUID().replaceAll('-', '')}`;
+  let database;
   let a;
   let b;
 
   before(async () => {
-    await psql(`CREATE DATABASE ${database}`);
+    const { name, env } = await createDatabase('lg_replicas');
+    database = name;
     const config = await rootConfig();
-    const env = { DATABASE_URI: databaseUri(database) };
     // One after the other: the second also finds the schema the first created.
     a = await startServer({ config, env });
     b = await startServer({ config, env });
@@ -187,7 +194,7 @@ describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 
 // replica's runs end with ServerStopped for whoever waits or streams elsewhere. The replica the
 // client talks to has a single worker, kept busy, so that the runs are the other replica's.
 describe('runs that another replica executes', { skip: ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' }, () => {
-  const database = `lg_elsewhere_${randomUUID().replaceAll('-', '')}`;
+  let database;
   const sql = async (query) =>
     (await run('psql', [databaseUri(database), '-v', 'ON_ERROR_STOP=1', '-Atqc', query], { timeout: 20_000 })).stdout.trim();
   let waiter;
@@ -195,9 +202,9 @@ describe('runs that another replica executes', { skip: ADMIN_URI ? false : 'LANG
   let busy;
 
   before(async () => {
-    await psql(`CREATE DATABASE ${database}`);
+    const { name, env } = await createDatabase('lg_elsewhere');
+    database = name;
     const config = await rootConfig();
-    const env = { DATABASE_URI: databaseUri(database) };
     waiter = await startServer({ config, env, args: ['--workers', '1'] });
     const thread = await client(waiter).threads.create();
     busy = await client(waiter).runs.create(thread.thread_id, 'sleeper', {
