@@ -38,7 +38,9 @@ std::string ApiRequest::uuid_param(std::string_view name) const {
 }
 
 // Checked before parsing: nlohmann's parser takes a NUL byte for the end of the input (what
-// follows would be ignored, yet JSON text has no raw NUL), and its copies, comparisons and dumps
+// follows would be ignored, yet JSON text has no raw NUL); a NUL character in a string (\u0000)
+// could be stored by SQLite but not by PostgreSQL (jsonb refuses it, text cuts it short), so
+// both refuse it alike; and nlohmann's copies, comparisons and dumps
 // recurse once per level, so a document deep enough overflows a worker's stack. No client needs
 // kMaxJsonDepth levels (LangGraph's server, through orjson, stops at 1024; SQLite's JSON
 // functions at 2000).
@@ -49,6 +51,8 @@ json parse_request_json(std::string_view text) {
     const char c = text[i];
     if (c == '\0') throw ApiError{422, "The request body is not valid JSON"};
     if (in_string) {
+      if (c == '\\' && text.substr(i + 1, 5) == "u0000")
+        throw ApiError{422, "Strings in the request body may not contain the NUL character (\\u0000)"};
       if (c == '\\') ++i;
       else if (c == '"') in_string = false;
     } else if (c == '"') {

@@ -283,6 +283,14 @@ int status_for(const error_code& ec) {
   return 0;
 }
 
+// A NUL character (%00) in the path or the query. SQLite would keep it, PostgreSQL's text cuts
+// a value short there (another thread or item would be read), so both refuse it alike.
+bool has_nul(const HttpRequest& req) {
+  const auto nul = [](const std::string& s) { return s.find('\0') != std::string::npos; };
+  return nul(req.path) || std::any_of(req.params.begin(), req.params.end(),
+                                      [&](const auto& p) { return nul(p.first) || nul(p.second); });
+}
+
 bool is_bodiless(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }
 
 }  // namespace
@@ -688,6 +696,7 @@ void HttpServer::dispatch(const HttpRequest& req, const RouteMatch& match, const
     send_error(res, status, detail, headers);
   };
   try {
+    if (has_nul(req)) throw ApiError{422, "The request's path and query may not contain the NUL character (%00)"};
     ApiRequest api(req, body, match.params, user);
     match.route->handler(api, res);
   } catch (const ApiError& e) {

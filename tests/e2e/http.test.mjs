@@ -608,6 +608,34 @@ describe('request validation', () => {
     assert.equal((await call('GET', '/ok')).status, 200);
   });
 
+  test('a NUL character in a body string, the path or the query is 422, and nothing is stored', T, async () => {
+    // PostgreSQL can hold no NUL character (jsonb refuses it, text would cut the value short
+    // there), so every database refuses it alike.
+    const count = async () => (await call('POST', '/threads/count', '{}', JSON_CT)).json;
+    const before = await count();
+    for (const [method, path, body] of [
+      ['POST', '/threads', { metadata: { a: 'x\u0000y' } }],
+      ['POST', '/threads', { metadata: { 'a\u0000': 1 } }],
+      ['POST', '/assistants', { graph_id: 'agent', name: 'a\u0000b' }],
+      ['PUT', '/store/items', { namespace: ['nul'], key: 'k\u0000', value: {} }],
+      ['POST', '/runs/wait', { assistant_id: 'agent', input: { messages: [{ role: 'user', content: '\u0000' }] } }],
+    ]) {
+      const res = await call(method, path, JSON.stringify(body), JSON_CT);
+      assertJsonError(res, 422, `${method} ${path} ${JSON.stringify(body)}`);
+      assert.match(res.json.detail, /NUL character/);
+    }
+    for (const path of [`/threads/${threadId}%00`, '/store/items?namespace=nul&key=k%00', '/store/items?key=k&x%00=1']) {
+      const res = await call('GET', path);
+      assertJsonError(res, 422, path);
+      assert.match(res.json.detail, /NUL character \(%00\)/);
+    }
+    assert.equal(await count(), before);
+    // A backslash followed by "u0000" is no NUL character.
+    const kept = await call('POST', '/threads', JSON.stringify({ metadata: { text: 'x\\u0000y' } }), JSON_CT);
+    assert.equal(kept.status, 200, kept.text);
+    assert.equal((await call('GET', `/threads/${kept.json.thread_id}`)).json.metadata.text, 'x\\u0000y');
+  });
+
   test('wrong types are 422', T, async () => {
     const graphThread = await call('POST', '/threads', JSON.stringify({ graph_id: 'agent' }), JSON_CT);
     assert.equal(graphThread.status, 200, graphThread.text);

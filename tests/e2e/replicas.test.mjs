@@ -84,6 +84,15 @@ describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 
     assert.ok(found.some((t) => t.thread_id === thread.thread_id));
   });
 
+  test('a NUL character, which PostgreSQL cannot store, is a 422 as on SQLite; nothing is cut short', T, async () => {
+    await assert.rejects(client(a).threads.create({ metadata: { a: 'x\u0000y' } }), /422/);
+    await assert.rejects(client(a).assistants.create({ graphId: 'agent', name: 'a\u0000b' }), /422/);
+    await assert.rejects(client(a).store.putItem(['nul'], 'k\u0000', { v: 1 }), /422/);
+    await client(a).store.putItem(['nul'], 'k', { v: 1 });
+    // Cut short at the NUL, this key would have read the item under "k".
+    await assert.rejects(client(b).store.getItem(['nul'], 'k\u0000'), /422/);
+  });
+
   test('runs queued through both replicas execute exactly once each', T, async () => {
     const threads = await Promise.all(Array.from({ length: 12 }, () => client(a).threads.create()));
     // Background runs, half through each replica, all at once.
