@@ -262,9 +262,14 @@ HttpRequest to_request(const http::request<http::empty_body>& head, const std::s
   req.method = std::string(head.method_string());
   const auto target = head.target();
   const size_t question = target.find('?');
-  req.path = httplib::detail::decode_url(std::string(target.substr(0, question)), false);
-  if (question != target.npos)
-    httplib::detail::parse_query_text(std::string(target.substr(question + 1)), req.params);
+  // Bytes that are not UTF-8 are read as U+FFFD, as Starlette does: handlers, plugins and the
+  // database only see text.
+  req.path = utf8_or_replaced(httplib::detail::decode_url(std::string(target.substr(0, question)), false));
+  if (question != target.npos) {
+    QueryParams decoded;
+    httplib::detail::parse_query_text(std::string(target.substr(question + 1)), decoded);
+    for (auto& [name, value] : decoded) req.params.emplace(utf8_or_replaced(name), utf8_or_replaced(std::move(value)));
+  }
   for (const auto& field : head) {
     const auto value = field.value();
     req.headers.emplace(std::string(field.name_string()), header_text({value.data(), value.size()}));

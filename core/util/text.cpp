@@ -17,4 +17,10 @@ bool valid_utf8(std::string_view text) {
   }
 }
 
+std::string utf8_or_replaced(std::string text) {
+  if (valid_utf8(text)) return text;
+  using json = nlohmann::json;
+  return json::parse(json(std::move(text)).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
+}
+
 }  // namespace lgs

@@ -1,10 +1,15 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace lgs {
 
 // Whether `text` is valid UTF-8, as a JSON document must be.
 bool valid_utf8(std::string_view text);
+
+// `text` with each byte that is not part of valid UTF-8 replaced by U+FFFD, as Python's
+// bytes.decode(errors="replace") reads a percent-decoded path or query.
+std::string utf8_or_replaced(std::string text);
 
 }  // namespace lgs

@@ -636,6 +636,17 @@ describe('request validation', () => {
     assert.equal((await call('GET', `/threads/${kept.json.thread_id}`)).json.metadata.text, 'x\\u0000y');
   });
 
+  test('bytes of the path or the query that are not UTF-8 are read as U+FFFD, as Starlette does', T, async () => {
+    const put = await call('PUT', '/store/items', JSON.stringify({ namespace: ['bytes'], key: 'k\ufffd', value: { v: 1 } }), JSON_CT);
+    assert.equal(put.status, 204, put.text);
+    const got = await call('GET', '/store/items?namespace=bytes&key=k%ff');
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.json.key, 'k\ufffd');
+    const bad = await call('GET', '/threads/%ff%fe');
+    assertJsonError(bad, 422, 'a path id that is not UTF-8');
+    assert.match(bad.json.detail, /got "\ufffd\ufffd"/);
+  });
+
   test('wrong types are 422', T, async () => {
     const graphThread = await call('POST', '/threads', JSON.stringify({ graph_id: 'agent' }), JSON_CT);
     assert.equal(graphThread.status, 200, graphThread.text);

@@ -84,13 +84,18 @@ describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 
     assert.ok(found.some((t) => t.thread_id === thread.thread_id));
   });
 
-  test('a NUL character, which PostgreSQL cannot store, is a 422 as on SQLite; nothing is cut short', T, async () => {
+  test('a NUL character, which PostgreSQL cannot store, is a 422 as on SQLite, and bytes that are not UTF-8 are read as U+FFFD', T, async () => {
     await assert.rejects(client(a).threads.create({ metadata: { a: 'x\u0000y' } }), /422/);
     await assert.rejects(client(a).assistants.create({ graphId: 'agent', name: 'a\u0000b' }), /422/);
     await assert.rejects(client(a).store.putItem(['nul'], 'k\u0000', { v: 1 }), /422/);
     await client(a).store.putItem(['nul'], 'k', { v: 1 });
     // Cut short at the NUL, this key would have read the item under "k".
     await assert.rejects(client(b).store.getItem(['nul'], 'k\u0000'), /422/);
+    // Bytes that are not UTF-8 (which PostgreSQL refuses) are read as U+FFFD.
+    await client(a).store.putItem(['bytes'], 'k\ufffd', { v: 2 });
+    const res = await fetch(`${b.url}/store/items?namespace=bytes&key=k%ff`, { headers: { Authorization: `Bearer ${TOKENS.user1}` } });
+    assert.equal(res.status, 200);
+    assert.deepEqual((await res.json()).value, { v: 2 });
   });
 
   test('runs queued through both replicas execute exactly once each', T, async () => {
