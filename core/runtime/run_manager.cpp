@@ -415,6 +415,7 @@ void RunManager::execute(Run run) {
   const WriteWait checkpoint_wait =
       kwargs.value("durability", "async") == "sync" ? WriteWait::synced : WriteWait::committed;
   std::string cancelled_with;
+  json last_values;  // what a cancelled run answers a wait with, as its stream's last values
   ThreadChange succeeded;  // what the run's success makes of its thread, stored with the run's end
   try {
     if (!storage_.get_thread(run.thread_id)) throw GraphError("ThreadNotFound", "the run's thread was deleted");
@@ -425,6 +426,7 @@ void RunManager::execute(Run run) {
     RunContext context{*graph->second, config, run.thread_id, run_id, list("interrupt_before"), list("interrupt_after"),
                        [&](const Checkpoint& c) { storage_.put_checkpoint(c, checkpoint_wait); },
                        [&](const std::string& mode, const std::string& event, const json& data) {
+                         if (event == "values") last_values = data;
                          streams_.publish(run_id, mode, event, data);
                        },
                        [&] { return !cancel_action().empty(); },
@@ -452,6 +454,7 @@ void RunManager::execute(Run run) {
     }
     if (cancelled_with.empty()) cancelled_with = "interrupt";
     run.status = "interrupted";
+    run.output = std::move(last_values);
   } catch (const GraphError& e) {
     run.status = "error";
     run.error = {{"error", e.type}, {"message", e.what()}};

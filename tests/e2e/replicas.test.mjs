@@ -200,6 +200,8 @@ describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 
     assert.equal(run.status, 'interrupted');
     const state = await client(a).threads.getState(thread.thread_id);
     assert.deepEqual(state.values.naps, ['cancelled']);
+    // Joined on either replica, the run answers the values it reached.
+    for (const server of [a, b]) assert.deepEqual(await client(server).runs.join(thread.thread_id, started.run_id), { naps: ['cancelled'] });
   });
 });
 

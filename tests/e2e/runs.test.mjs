@@ -140,6 +140,8 @@ describe('cancel', () => {
     assert.notEqual((await client.threads.get(thread.thread_id)).status, 'busy');
     // The cancelled node never wrote: the state is the run's input.
     assert.deepEqual(await naps(thread.thread_id), ['awake']);
+    // A join answers the values the run reached (the last its stream carried), as LangGraph's does.
+    assert.deepEqual(await client.runs.join(thread.thread_id, run.run_id), { naps: ['awake'] });
   });
 
   test('cancel with action rollback: the run is gone and the thread is as before it', T, async () => {
