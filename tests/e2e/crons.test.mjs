@@ -9,8 +9,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Client } from '@langchain/langgraph-sdk';
 import {
   AGENT_ASSISTANT_ID,
@@ -18,8 +16,11 @@ import {
   TOKENS,
   UUID_RE,
   cleanupTempDirs,
+  createDatabase,
+  dropDatabase,
   fixture,
   makeTempDir,
+  POSTGRES_ADMIN_URI,
   randomUUID,
   request,
   sleep,
@@ -29,7 +30,6 @@ import {
 } from './harness.mjs';
 
 const T = { timeout: 30_000 };
-const ADMIN_URI = process.env.LANGGRAPH_TEST_POSTGRES_URI;
 const STUDIO_KEY = 'cron-studio-key';
 const say = (content) => ({ messages: [{ role: 'user', content }] });
 const EVERY_2S = '* * * * * */2'; // a sixth field gives seconds, as in LangGraph's Python server
@@ -652,26 +652,22 @@ describe('crons survive a restart', () => {
   });
 });
 
-describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' }, () => {
-  const run = promisify(execFile);
-  const database = `lg_crons_${randomUUID().replaceAll('-', '')}`;
-  const psql = (sql) => run('psql', [ADMIN_URI, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { timeout: 20_000 });
+describe('two replicas on one PostgreSQL database', { skip: POSTGRES_ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' }, () => {
+  let database;
   let a;
   let b;
 
   before(async () => {
-    await psql(`CREATE DATABASE ${database}`);
-    const url = new URL(ADMIN_URI);
-    url.pathname = `/${database}`;
+    const { name, env } = await createDatabase('lg_crons');
+    database = name;
     const config = await ownerConfig();
-    const env = { DATABASE_URI: url.toString() };
     a = await startServer({ config, env });
     b = await startServer({ config, env });
   });
 
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
-    await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+    await dropDatabase(database);
   });
 
   test('each tick fires once, whichever replica claims it', { timeout: 40_000 }, async () => {

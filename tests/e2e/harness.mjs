@@ -5,7 +5,7 @@
 // Every wait in this file is bounded; every process started here is tracked and
 // killed when the test process exits, even when a test fails half-way.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 export const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(E2E_DIR, '..', '..');
@@ -324,6 +325,38 @@ export async function runServerExpectExit({ config, args = [], env = {} } = {}) 
   // Let the pipes drain after exit ('close' fires once stdio is closed).
   await Promise.race([closed, unrefDelay(2000)]);
   return { code: final.code, signal: final.signal, stderr: stderr(), stdout: stdout(), timedOut };
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL: a database of its own for each suite, on the server the test command started.
+
+/** An admin URI of the PostgreSQL server for the tests; the suites that need it skip without it. */
+export const POSTGRES_ADMIN_URI = process.env.LANGGRAPH_TEST_POSTGRES_URI;
+
+/** POSTGRES_ADMIN_URI with another database name. */
+export function databaseUri(name) {
+  const url = new URL(POSTGRES_ADMIN_URI);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Runs `sql` with psql on database `name` (the admin one by default); resolves with its output. */
+export async function psql(sql, name) {
+  const uri = name ? databaseUri(name) : POSTGRES_ADMIN_URI;
+  const { stdout } = await promisify(execFile)('psql', [uri, '-v', 'ON_ERROR_STOP=1', '-Atqc', sql], { timeout: 20_000 });
+  return stdout.trim();
+}
+
+/** A new database named after `prefix`: its name, and the environment that points a server at it. */
+export async function createDatabase(prefix) {
+  const name = `${prefix}_${randomUUID().replaceAll('-', '')}`;
+  await psql(`CREATE DATABASE ${name}`);
+  return { name, env: { DATABASE_URI: databaseUri(name) } };
+}
+
+/** Drops database `name`, whoever is still connected. */
+export async function dropDatabase(name) {
+  if (name) await psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
 }
 
 // ---------------------------------------------------------------------------

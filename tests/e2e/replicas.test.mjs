@@ -7,38 +7,27 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Client } from '@langchain/langgraph-sdk';
-import { cleanupTempDirs, randomUUID, rootConfig, startServer, TOKENS, waitFor } from './harness.mjs';
+import {
+  cleanupTempDirs,
+  createDatabase,
+  dropDatabase,
+  POSTGRES_ADMIN_URI,
+  psql,
+  rootConfig,
+  startServer,
+  TOKENS,
+  waitFor,
+} from './harness.mjs';
 
-const ADMIN_URI = process.env.LANGGRAPH_TEST_POSTGRES_URI;
 const T = { timeout: 60_000 };
-const run = promisify(execFile);
 const say = (content) => ({ messages: [{ role: 'user', content }] });
-
-/** The admin URI with another database name. */
-function databaseUri(name) {
-  const url = new URL(ADMIN_URI);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function psql(sql) {
-  await run('psql', [ADMIN_URI, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { timeout: 20_000 });
-}
-
-/** A database of its own for a suite: its name, and the environment that points a server at it. */
-async function createDatabase(prefix) {
-  const name = `${prefix}_${randomUUID().replaceAll('-', '')}`;
-  await psql(`CREATE DATABASE ${name}`);
-  return { name, env: { DATABASE_URI: databaseUri(name) } };
-}
+const SKIP = { skip: POSTGRES_ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' };
 
 /** Stops the servers, then drops their database. */
 async function teardown(servers, database) {
   await Promise.all(servers.map((server) => server?.stop()));
-  if (database) await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+  await dropDatabase(database);
   await cleanupTempDirs();
 }
 
@@ -52,7 +41,7 @@ const client = (server) =>
     callerOptions: { maxRetries: 0 },
   });
 
-describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' }, () => {
+describe('two replicas on one PostgreSQL database', SKIP, () => {
   let database;
   let a;
   let b;
@@ -209,10 +198,9 @@ describe('two replicas on one PostgreSQL database', { skip: ADMIN_URI ? false : 
 // the run ended there, although its run and thread are deleted when it ends, and a killed
 // replica's runs end with ServerStopped for whoever waits or streams elsewhere. The replica the
 // client talks to has a single worker, kept busy, so that the runs are the other replica's.
-describe('runs that another replica executes', { skip: ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' }, () => {
+describe('runs that another replica executes', SKIP, () => {
   let database;
-  const sql = async (query) =>
-    (await run('psql', [databaseUri(database), '-v', 'ON_ERROR_STOP=1', '-Atqc', query], { timeout: 20_000 })).stdout.trim();
+  const sql = (query) => psql(query, database);
   let waiter;
   let executor;
   let busy;
