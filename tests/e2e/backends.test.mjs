@@ -1,6 +1,8 @@
 // The same requests to a server on SQLite and to one on PostgreSQL: every answer must be the same
 // (its status, and its body once ids and times are named in the order they first appear), and
-// none may be a 5xx. What one database accepts, stores, finds and refuses, the other does too.
+// none may be a 5xx. What one database accepts, stores, finds and refuses, the other does too,
+// and an authorization filter lets a user see the same resources on both. The servers' auth
+// plugin (tests/fixtures/auth_header_filter) takes each request's filter from its x-filter header.
 //
 // The PostgreSQL half needs LANGGRAPH_TEST_POSTGRES_URI (tools/test.sh starts a server and sets
 // it); without it the suite is skipped.
@@ -9,18 +11,20 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   cleanupTempDirs,
+  configWithAuth,
   createDatabase,
   dropDatabase,
+  fixture,
   POSTGRES_ADMIN_URI,
   request,
-  rootConfig,
   startServer,
-  TOKENS,
+  tempConfig,
 } from './harness.mjs';
 
 const SKIP = { skip: POSTGRES_ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' };
 const say = (content) => ({ messages: [{ role: 'user', content }] });
 const BIG = 'x'.repeat(300_000);
+
 
 // Each step: [method, path, body, save]. `{name}` in a path or a body is the id a step saved
 // under that name; `save` names the id of what the step created (its thread_id, assistant_id,
@@ -175,6 +179,49 @@ const STEPS = [
   ['POST', '/store/items/search', { limit: 100 }],
 ];
 
+// The field holding the id of what a step saved under a name that is not a resource's.
+const ID_FIELD = { other: 'thread_id', ...Object.fromEntries([0, 1, 2, 3, 4, 5].map((i) => [`t${i}`, 'thread_id'])) };
+
+// Metadata of the threads, assistants and crons the filters are tried on.
+const RESOURCES = [
+  { owner: 'alice', tags: ['x', 'y'], n: 1, flag: true, o: { x: 1 }, name: 'alice smith' },
+  { owner: 'bob', tags: ['y'], n: 2, flag: false, z: null },
+  { owner: 'carol', tags: [], n: 1.5, o: { x: 2 } },
+  { owner: 'alice', tags: 'x', n: '1' },
+  {},
+  { owner: ['alice'], tags: [['x']], n: [1] },
+];
+
+const FILTERS = [
+  { owner: 'alice' },
+  { owner: { $eq: 'alice' } },
+  { owner: { $ne: 'alice' } },
+  { owner: { $in: ['alice', 'bob'] } },
+  { owner: { $in: [] } },
+  { owner: 'ALICE' },
+  { tags: { $contains: 'x' } },
+  { tags: { $contains: ['x', 'y'] } },
+  { tags: { $contains: [] } },
+  { tags: 'x' },
+  { tags: ['x', 'y'] },
+  { n: 1 },
+  { n: 1.5 },
+  { n: '1' },
+  { n: { $in: [1, 2] } },
+  { n: { $ne: 1 } },
+  { flag: true },
+  { flag: false },
+  { z: null },
+  { missing: { $ne: 'x' } },
+  { o: { x: 1 } },
+  { name: { $contains: 'li' } },
+  { owner: 'alice', n: 1 },
+  { $or: [{ owner: 'bob' }, { tags: { $contains: 'x' } }] },
+  { $and: [{ owner: 'alice' }, { n: 1 }] },
+  { $or: [{ $and: [{ owner: 'alice' }, { flag: true }] }, { n: 1.5 }] },
+  {},
+];
+
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
 
@@ -201,7 +248,7 @@ describe('the same requests to SQLite and to PostgreSQL', SKIP, () => {
   before(async () => {
     const { name, env } = await createDatabase('lg_backends');
     database = name;
-    const config = await rootConfig();
+    const { config } = await tempConfig(configWithAuth(`${fixture('auth_header_filter')}:auth`));
     servers.sqlite = await startServer({ config });
     servers.postgres = await startServer({ config, env });
   });
@@ -212,23 +259,56 @@ describe('the same requests to SQLite and to PostgreSQL', SKIP, () => {
     await cleanupTempDirs();
   });
 
-  test('answer alike, and never with a 5xx', { timeout: 120_000 }, async () => {
-    const saved = { sqlite: {}, postgres: {} };
-    const ids = { sqlite: new Map(), postgres: new Map() };
-    const fill = (text, names) => text.replace(/\{(\w+)\}/g, (whole, name) => names[name] ?? whole);
-    for (const [method, path, body, save] of STEPS) {
+  const saved = { sqlite: {}, postgres: {} };
+  const ids = { sqlite: new Map(), postgres: new Map() };
+  const fill = (text, names) => text.replace(/\{(\w+)\}/g, (whole, name) => names[name] ?? whole);
+
+  /** Sends each step to both servers, as `headers` say; the answers must be alike and no 5xx. */
+  async function compare(steps, headers = {}) {
+    for (const [method, path, body, save] of steps) {
       const answers = {};
       for (const [backend, server] of Object.entries(servers)) {
         const names = saved[backend];
         const text = body === undefined ? undefined : fill(typeof body === 'string' ? body : JSON.stringify(body), names);
-        const headers = text === undefined ? {} : { 'content-type': 'application/json' };
-        const res = await request(`${server.url}${fill(path, names)}`, { method, body: text, headers, token: TOKENS.user1 });
-        if (save && res.json) names[save] = res.json[`${save === 'other' ? 'thread' : save}_id`];
+        const res = await request(`${server.url}${fill(path, names)}`, {
+          method,
+          body: text,
+          headers: text === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+          token: 'tester',
+        });
+        if (save && res.json) names[save] = res.json[ID_FIELD[save] ?? `${save}_id`];
         answers[backend] = { status: res.status, body: normalize(res.json ?? res.text, ids[backend]) };
       }
-      const what = `${method} ${path} ${typeof body === 'string' ? body : JSON.stringify(body)?.slice(0, 200)}`;
+      const what = `${JSON.stringify(headers)} ${method} ${path} ${typeof body === 'string' ? body : JSON.stringify(body)?.slice(0, 200)}`;
       assert.ok(answers.sqlite.status < 500, `${what}: SQLite answered ${answers.sqlite.status}`);
       assert.deepEqual(answers.postgres, answers.sqlite, what);
+    }
+  }
+
+  test('answer alike, and never with a 5xx', { timeout: 120_000 }, () => compare(STEPS));
+
+  test('an authorization filter lets a user see the same resources on both', { timeout: 120_000 }, async () => {
+    await compare(
+      RESOURCES.flatMap((metadata, i) => [
+        ['POST', '/threads', { metadata }, `t${i}`],
+        ['POST', '/assistants', { graph_id: 'agent', metadata }],
+        ['POST', `/threads/{t${i}}/runs/crons`, { assistant_id: 'agent', schedule: '0 0 1 1 *', metadata }],
+      ]),
+    );
+    for (const filter of FILTERS) {
+      await compare(
+        [
+          ['POST', '/threads/search', { limit: 100 }],
+          ['POST', '/threads/count', {}],
+          ['GET', '/threads/{t0}'],
+          ['GET', '/threads/{t1}'],
+          ['POST', '/assistants/search', { limit: 100 }],
+          ['POST', '/assistants/count', {}],
+          ['POST', '/runs/crons/search', { limit: 100 }],
+          ['POST', '/runs/crons/count', {}],
+        ],
+        { 'x-filter': JSON.stringify(filter) },
+      );
     }
   });
 });
