@@ -4,8 +4,7 @@
 // and an authorization filter lets a user see the same resources on both. The servers' auth
 // plugin (tests/fixtures/auth_header_filter) takes each request's filter from its x-filter header.
 //
-// The PostgreSQL half needs LANGGRAPH_TEST_POSTGRES_URI (tools/test.sh starts a server and sets
-// it); without it the suite is skipped.
+// Needs LANGGRAPH_TEST_POSTGRES_URI (tools/test.sh starts a server and sets it); skipped without.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +23,6 @@ import {
 const SKIP = { skip: POSTGRES_ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' };
 const say = (content) => ({ messages: [{ role: 'user', content }] });
 const BIG = 'x'.repeat(300_000);
-
 
 // Each step: [method, path, body, save]. `{name}` in a path or a body is the id a step saved
 // under that name; `save` names the id of what the step created (its thread_id, assistant_id,
