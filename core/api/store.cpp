@@ -13,36 +13,30 @@ namespace {
 
 using Namespace = std::vector<std::string>;
 
-// Items are identified by (namespace, key) in a database index, whose entries have a size limit
-// (PostgreSQL's B-tree: about 2.7 KB): a namespace and a key stay well under it together.
-constexpr size_t kMaxNamespaceBytes = 1024;  // its labels, together
-constexpr size_t kMaxKeyBytes = 1024;
-
-// Labels are non-empty and hold no '.' (the GET route joins them with dots).
+// The checks of Item's rules, answered as a 422 naming `field`.
 Namespace namespace_from(const json& value, const char* field, bool allow_empty) {
   if (value.is_null() && allow_empty) return {};
   if (!value.is_array()) throw ApiError{422, std::string("\"") + field + "\" must be a list of strings"};
   Namespace out;
-  size_t total = 0;
   for (const auto& label : value) {
     if (!label.is_string()) throw ApiError{422, std::string("\"") + field + "\" must be a list of strings"};
-    const std::string text = label.get<std::string>();
-    if (text.empty() || text.find('.') != std::string::npos)
+    out.push_back(label.get<std::string>());
+    if (!Item::valid_label(out.back()))
       throw ApiError{422, "Namespace labels cannot be empty or contain periods. Received: " + json(value).dump()};
-    out.push_back(text);
-    total += text.size();
   }
   if (out.empty() && !allow_empty) throw ApiError{422, "Namespace is required"};
-  if (total > kMaxNamespaceBytes)
+  if (!Item::valid_namespace(out, allow_empty))
     throw ApiError{422, "\"" + std::string(field) + "\" is too long: its labels may hold " +
-                            std::to_string(kMaxNamespaceBytes) + " bytes together"};
+                            std::to_string(Item::kMaxNamespaceBytes) + " bytes together"};
   return out;
 }
 
 std::string key_from(const json& value) {
   if (!value.is_string() || value.get_ref<const std::string&>().empty()) throw ApiError{422, "\"key\" must be a non-empty string"};
-  if (value.get_ref<const std::string&>().size() > kMaxKeyBytes)
-    throw ApiError{422, "\"key\" is too long: at most " + std::to_string(kMaxKeyBytes) + " bytes"};
+  if (value.get_ref<const std::string&>().size() > Item::kMaxKeyBytes)
+    throw ApiError{422, "\"key\" is too long: at most " + std::to_string(Item::kMaxKeyBytes) + " bytes"};
+  if (!Item::valid_key(value.get_ref<const std::string&>()))
+    throw ApiError{422, "\"key\" may not contain the NUL character"};
   return value.get<std::string>();
 }
 

@@ -56,6 +56,23 @@ json Checkpoint::to_state_json() const {
           {"parent_checkpoint_id", parent_checkpoint_id.empty() ? json() : json(parent_checkpoint_id)}};
 }
 
+bool Item::valid_label(std::string_view label) {
+  return !label.empty() && label.find_first_of(std::string_view(".\0", 2)) == std::string_view::npos;
+}
+
+bool Item::valid_key(std::string_view key) {
+  return !key.empty() && key.size() <= kMaxKeyBytes && key.find('\0') == std::string_view::npos;
+}
+
+bool Item::valid_namespace(const std::vector<std::string>& path, bool allow_empty) {
+  size_t total = 0;
+  for (const auto& label : path) {
+    if (!valid_label(label)) return false;
+    total += label.size();
+  }
+  return (allow_empty || !path.empty()) && total <= kMaxNamespaceBytes;
+}
+
 json Item::to_json() const {
   return {{"namespace", namespace_path}, {"key", key}, {"value", value}, {"created_at", created_at}, {"updated_at", updated_at}};
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -106,8 +107,18 @@ struct Checkpoint {
   json to_state_json() const;
 };
 
-// A store item: a JSON document under (namespace, key).
+// A store item: a JSON document under (namespace, key). Both identify it in a database index,
+// whose entries have a size limit (PostgreSQL's B-tree: about 2.7 KB), so they stay well under
+// it together; a NUL character would be cut off by PostgreSQL, so neither holds one.
 struct Item {
+  static constexpr size_t kMaxNamespaceBytes = 1024;  // its labels, together
+  static constexpr size_t kMaxKeyBytes = 1024;
+  // A label is not empty and holds no '.' (GET /store/items joins labels with dots).
+  static bool valid_label(std::string_view label);
+  static bool valid_key(std::string_view key);
+  // Every label valid, and within kMaxNamespaceBytes together; empty only when `allow_empty`.
+  static bool valid_namespace(const std::vector<std::string>& path, bool allow_empty);
+
   std::vector<std::string> namespace_path;
   std::string key;
   json value = json::object();

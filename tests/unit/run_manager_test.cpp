@@ -359,4 +359,25 @@ TEST_SUITE("runtime.run_manager") {
       CHECK(storage.get_thread(run.thread_id)->values["messages"].size() == 2);
     }
   }
+
+  TEST_CASE("a node's store calls follow the store's rules for namespaces and keys, as the API's do") {
+    Graphs graphs;
+    graphs["memory"] = load_graph(FIXTURE_DIR, "graph_memory");  // stores under ["visits", user]
+    MemoryStorage storage;
+    StreamHub streams;
+    RunManager runs(storage, graphs, streams, 1);
+    auto run_as = [&](const std::string& user) {
+      Run run = pending_run(new_thread(storage), "memory", json::object(), {{"user", user}});
+      storage.put_run(run);
+      runs.enqueue(run.run_id);
+      return *runs.wait(run.run_id);
+    };
+    CHECK(run_as("ann").status == "success");
+    CHECK(storage.get_item({"visits", "ann"}, "count")->value == json{{"n", 1}});
+    for (const std::string user : {std::string("a.b"), std::string(), std::string("x\0y", 3), std::string(2000, 'u')}) {
+      const Run failed = run_as(user);
+      CHECK_MESSAGE(failed.status == "error", "user of " << user.size() << " bytes");
+      CHECK(storage.search_items(ItemQuery{.namespace_prefix = {"visits"}}).size() == 1);
+    }
+  }
 }
