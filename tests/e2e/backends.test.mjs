@@ -8,14 +8,15 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import {
   cleanupTempDirs,
-  configWithAuth,
   createDatabase,
   dropDatabase,
   fixture,
   POSTGRES_ADMIN_URI,
   request,
+  rootConfig,
   startServer,
   tempConfig,
 } from './harness.mjs';
@@ -25,8 +26,8 @@ const say = (content) => ({ messages: [{ role: 'user', content }] });
 const BIG = 'x'.repeat(300_000);
 
 // Each step: [method, path, body, save]. `{name}` in a path or a body is the id a step saved
-// under that name; `save` names the id of what the step created (its thread_id, assistant_id,
-// run_id or cron_id). A string body is sent as it is.
+// under that name; `save` names the id of what the step created (the thread_id, assistant_id,
+// run_id or cron_id its path ends with). A string body is sent as it is.
 const STEPS = [
   // Threads, with metadata of every JSON type, and the searches over them.
   ['POST', '/threads', { metadata: { kind: 'probe', n: 1, f: 1.5, b: true, z: null, arr: [1, 2], o: { x: 1 } } }, 'thread'],
@@ -95,6 +96,23 @@ const STEPS = [
   ['POST', '/runs/wait', { assistant_id: 'agent', config: { recursion_limit: 'x' } }],
   ['POST', '/runs/wait', { assistant_id: 'agent', input: { messages: [{ role: 'user', content: BIG }] } }],
   ['POST', '/runs/batch', [{ assistant_id: 'agent' }, { assistant_id: 'nope' }]],
+  // Every graph: a tool loop, a fan-out, an interrupt and its resumes, a checkpoint's fork.
+  ['POST', '/threads', {}, 'graphs'],
+  ['POST', '/threads/{graphs}/runs/wait', { assistant_id: 'tool_loop', input: say('what is 2+3?') }],
+  ['POST', '/threads/{graphs}/runs/wait', { assistant_id: 'fanout', input: { query: 'q' } }],
+  ['POST', '/threads/{graphs}/runs/wait', { assistant_id: 'approval', input: { action: 'deploy' } }],
+  ['GET', '/threads/{graphs}'],
+  ['GET', '/threads/{graphs}/state'],
+  ['POST', '/threads/{graphs}/runs/wait', { assistant_id: 'approval', command: { resume: true } }],
+  ['POST', '/threads/{graphs}/runs/wait', { assistant_id: 'approval', input: { action: 'drop' } }],
+  ['POST', '/threads/{graphs}/runs/wait', { assistant_id: 'approval', command: { resume: false } }],
+  ['POST', '/threads/{graphs}/state', { values: { action: 'edited' }, as_node: 'review' }],
+  ['GET', '/threads/{graphs}/state'],
+  ['POST', '/threads/{graphs}/runs/wait', { assistant_id: 'sleeper', input: { naps: ['n'] }, config: { configurable: { sleep_seconds: 0 } } }],
+  ['POST', '/threads/{graphs}/runs/wait', { assistant_id: 'fails', input: {} }],
+  ['GET', '/threads/{graphs}/history?limit=100'],
+  ['POST', '/threads/{graphs}/history', { limit: 3, metadata: { source: 'loop' } }],
+  ['POST', '/threads/search', { ids: ['{graphs}'], select: ['thread_id', 'status', 'metadata', 'values', 'interrupts'] }],
   ['DELETE', '/threads/{thread}/runs/{run}'],
 
   // Assistants and their versions.
@@ -177,8 +195,9 @@ const STEPS = [
   ['POST', '/store/items/search', { limit: 100 }],
 ];
 
-// The field holding the id of what a step saved under a name that is not a resource's.
-const ID_FIELD = { other: 'thread_id', ...Object.fromEntries([0, 1, 2, 3, 4, 5].map((i) => [`t${i}`, 'thread_id'])) };
+// The id field of what a POST to `path` creates.
+const createdId = (path) =>
+  ({ threads: 'thread_id', assistants: 'assistant_id', runs: 'run_id', crons: 'cron_id' })[path.split('/').at(-1)];
 
 // Metadata of the threads, assistants and crons the filters are tried on.
 const RESOURCES = [
@@ -246,7 +265,9 @@ describe('the same requests to SQLite and to PostgreSQL', SKIP, () => {
   before(async () => {
     const { name, env } = await createDatabase('lg_backends');
     database = name;
-    const { config } = await tempConfig(configWithAuth(`${fixture('auth_header_filter')}:auth`));
+    // Every graph of the default langgraph.json, with the auth plugin that takes filters.
+    const root = JSON.parse(await readFile(await rootConfig(), 'utf8'));
+    const { config } = await tempConfig({ ...root, auth: { path: `${fixture('auth_header_filter')}:auth` } });
     servers.sqlite = await startServer({ config });
     servers.postgres = await startServer({ config, env });
   });
@@ -259,7 +280,11 @@ describe('the same requests to SQLite and to PostgreSQL', SKIP, () => {
 
   const saved = { sqlite: {}, postgres: {} };
   const ids = { sqlite: new Map(), postgres: new Map() };
-  const fill = (text, names) => text.replace(/\{(\w+)\}/g, (whole, name) => names[name] ?? whole);
+  const fill = (text, names) =>
+    text.replace(/\{(\w+)\}/g, (whole, name) => {
+      assert.ok(names[name], `no id was saved as ${name}`);
+      return names[name];
+    });
 
   /** Sends each step to both servers, as `headers` say; the answers must be alike and no 5xx. */
   async function compare(steps, headers = {}) {
@@ -274,7 +299,10 @@ describe('the same requests to SQLite and to PostgreSQL', SKIP, () => {
           headers: text === undefined ? headers : { ...headers, 'content-type': 'application/json' },
           token: 'tester',
         });
-        if (save && res.json) names[save] = res.json[ID_FIELD[save] ?? `${save}_id`];
+        if (save) {
+          names[save] = res.json?.[createdId(path)];
+          assert.ok(names[save], `${method} ${path} created nothing to save as ${save}: ${res.text.slice(0, 200)}`);
+        }
         answers[backend] = { status: res.status, body: normalize(res.json ?? res.text, ids[backend]) };
       }
       const what = `${JSON.stringify(headers)} ${method} ${path} ${typeof body === 'string' ? body : JSON.stringify(body)?.slice(0, 200)}`;
