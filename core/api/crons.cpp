@@ -28,12 +28,11 @@ CronSchedule parse_schedule(const std::string& text) {
   }
 }
 
-// `timezone` of the body: an IANA name, "" when absent or null (UTC). An empty name is no zone.
+// `timezone` of the body: an IANA name, "" when absent or null (UTC).
 std::string time_zone(const json& b) {
   const auto zone = body::string(b, "timezone");
   if (!zone) return "";
   try {
-    if (zone->empty()) throw InvalidTimeZone("\"\" is not an IANA time zone (such as \"Europe/Paris\" or \"UTC\")");
     check_time_zone(*zone);
   } catch (const InvalidTimeZone& e) {
     throw ApiError{422, std::string("Invalid timezone: ") + e.what()};

@@ -260,8 +260,6 @@ std::optional<std::chrono::sys_seconds> CronSchedule::next_after(std::chrono::sy
   return std::nullopt;
 }
 
-void check_time_zone(const std::string& zone) {
-  if (!zone.empty()) find_zone(zone);
-}
+void check_time_zone(const std::string& zone) { find_zone(zone); }
 
 }  // namespace lgs

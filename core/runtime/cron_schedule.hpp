@@ -69,7 +69,8 @@ class CronSchedule {
   bool fixed_time_ = false;   // neither minute nor hour starts with `*` (Vixie cron's DST rules apply)
 };
 
-// Throws InvalidTimeZone unless `zone` names an IANA time zone ("" is UTC).
+// Throws InvalidTimeZone unless `zone` names an IANA time zone ("" names none: a cron stored
+// without a zone runs in UTC, but a client that gives one must name it).
 void check_time_zone(const std::string& zone);
 
 }  // namespace lgs

@@ -175,7 +175,7 @@ TEST_SUITE("cron schedules") {
     CHECK_THROWS_AS(check_time_zone("Mars/Olympus"), InvalidTimeZone);
     CHECK_THROWS_AS(check_time_zone("../../../etc/passwd"), InvalidTimeZone);
     CHECK_THROWS_AS(check_time_zone("/etc/passwd"), InvalidTimeZone);
-    CHECK_NOTHROW(check_time_zone(""));
+    CHECK_THROWS_AS(check_time_zone(""), InvalidTimeZone);
     CHECK_NOTHROW(check_time_zone("UTC"));
     CHECK_NOTHROW(check_time_zone("America/Argentina/Buenos_Aires"));
   }
