@@ -199,7 +199,8 @@ const STEPS = [
 const createdId = (path) =>
   ({ threads: 'thread_id', assistants: 'assistant_id', runs: 'run_id', crons: 'cron_id' })[path.split('/').at(-1)];
 
-// Metadata of the threads, assistants and crons the filters are tried on.
+// Metadata of the threads, assistants and crons, and values of the store items, the filters are
+// tried on.
 const RESOURCES = [
   { owner: 'alice', tags: ['x', 'y'], n: 1, flag: true, o: { x: 1 }, name: 'alice smith' },
   { owner: 'bob', tags: ['y'], n: 2, flag: false, z: null },
@@ -313,12 +314,13 @@ describe('the same requests to SQLite and to PostgreSQL', SKIP, () => {
 
   test('answer alike, and never with a 5xx', { timeout: 120_000 }, () => compare(STEPS));
 
-  test('an authorization filter lets a user see the same resources on both', { timeout: 120_000 }, async () => {
+  test('an authorization filter lets a user see the same threads, assistants, crons and items on both', { timeout: 120_000 }, async () => {
     await compare(
       RESOURCES.flatMap((metadata, i) => [
         ['POST', '/threads', { metadata }, `t${i}`],
         ['POST', '/assistants', { graph_id: 'agent', metadata }],
         ['POST', `/threads/{t${i}}/runs/crons`, { assistant_id: 'agent', schedule: '0 0 1 1 *', metadata }],
+        ['PUT', '/store/items', { namespace: ['filtered'], key: `k${i}`, value: metadata }],
       ]),
     );
     for (const filter of FILTERS) {
@@ -332,6 +334,8 @@ describe('the same requests to SQLite and to PostgreSQL', SKIP, () => {
           ['POST', '/assistants/count', {}],
           ['POST', '/runs/crons/search', { limit: 100 }],
           ['POST', '/runs/crons/count', {}],
+          ['POST', '/store/items/search', { namespace_prefix: ['filtered'], limit: 100 }],
+          ['GET', '/store/items?namespace=filtered&key=k0'],
         ],
         { 'x-filter': JSON.stringify(filter) },
       );
