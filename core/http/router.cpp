@@ -37,13 +37,14 @@ std::string ApiRequest::uuid_param(std::string_view name) const {
   return *id;
 }
 
-// Checked before parsing: nlohmann's parser takes a NUL byte for the end of the input (what
-// follows would be ignored, yet JSON text has no raw NUL); a NUL character in a string (\u0000)
-// could be stored by SQLite but not by PostgreSQL (jsonb refuses it, text cuts it short), so
-// both refuse it alike; and nlohmann's copies, comparisons and dumps
-// recurse once per level, so a document deep enough overflows a worker's stack. No client needs
-// kMaxJsonDepth levels (LangGraph's server, through orjson, stops at 1024; SQLite's JSON
-// functions at 2000).
+// Checked before parsing, in one pass:
+// - a raw NUL byte: nlohmann's parser takes it for the end of the input and would ignore what
+//   follows (JSON text has none);
+// - a NUL character in a string (\u0000): SQLite could store it, PostgreSQL cannot (jsonb
+//   refuses it, text cuts the value short there), so every database refuses it alike;
+// - the depth: nlohmann's copies, comparisons and dumps recurse once per level, so a document
+//   deep enough overflows a worker's stack. No client needs kMaxJsonDepth levels (LangGraph's
+//   server, through orjson, stops at 1024; SQLite's JSON functions at 2000).
 json parse_request_json(std::string_view text) {
   int depth = 0;
   bool in_string = false;
