@@ -61,10 +61,22 @@ std::string uuid4() {
 
 std::string uuid7() {
   using namespace std::chrono;
-  const auto ms = static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+  static std::atomic<uint64_t> last{0};
+  // Milliseconds and the sequence within one (RFC 9562's method 1), strictly increasing across
+  // calls: past 4096 ids in a millisecond the ids run ahead of the clock until it catches up.
+  const uint64_t now =
+      static_cast<uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()) << 12;
+  uint64_t previous = last.load();
+  uint64_t stamp;
+  do {
+    stamp = std::max(now, previous + 1);
+  } while (!last.compare_exchange_weak(previous, stamp));
   uuid_t id;
   random_bytes(id);
+  const uint64_t ms = stamp >> 12;
   for (int i = 0; i < 6; ++i) id[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  id[6] = static_cast<unsigned char>((stamp >> 8) & 0x0F);  // the version goes above (stamped)
+  id[7] = static_cast<unsigned char>(stamp);
   return stamped(id, 7);
 }
 

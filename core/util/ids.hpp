@@ -8,9 +8,10 @@
 namespace lgs {
 
 std::string uuid4();
-// A time-ordered random UUID (RFC 9562 version 7: Unix milliseconds, then 74 random bits), the id
-// of every resource the server creates: ids made later sort after earlier ones (to the
-// millisecond), so new rows land at the end of a database index instead of on a random page.
+// A time-ordered UUID (RFC 9562 version 7: Unix milliseconds, a 12-bit sequence within the
+// millisecond, then 62 random bits), the id of every resource the server creates: each id this
+// process makes sorts after the ones before it, so lists sorted by id keep the order of creation
+// and new rows land at the end of a database index instead of on a random page.
 std::string uuid7();
 // A time-ordered UUID (version 6 layout): ids made later compare greater as strings, as
 // LangGraph's checkpoint ids do.

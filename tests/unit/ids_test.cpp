@@ -59,6 +59,16 @@ TEST_SUITE("util.ids") {
     CHECK(later > first);  // as text, as a database index orders them
   }
 
+  TEST_CASE("version 7 ids made one after the other sort in that order, within a millisecond too") {
+    std::string previous = uuid7();
+    for (int i = 0; i < 20000; ++i) {  // several per millisecond, and past 4096 in one
+      const std::string next = uuid7();
+      REQUIRE(next > previous);
+      REQUIRE(next[14] == '7');
+      previous = next;
+    }
+  }
+
   TEST_CASE("threads draw different ids") {
     std::string a, b;
     std::thread other([&] { a = uuid4(); });
