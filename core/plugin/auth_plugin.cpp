@@ -8,6 +8,7 @@
 #include "config/startup_error.hpp"
 #include "plugin/host_sink.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace lgs {
 
@@ -276,6 +277,10 @@ AuthzDecision AuthPlugin::ask_plugin(const std::string& user_text, std::string_v
       d.reason = "authorization handler returned an invalid value";
       return d;
     }
+    if (holds_nul(parsed)) {
+      d.reason = "authorization handler returned a value holding a NUL character, which no database stores";
+      return d;
+    }
     *value = std::move(parsed);
   }
   if (sink.filter.set) {
@@ -285,6 +290,10 @@ AuthzDecision AuthPlugin::ask_plugin(const std::string& user_text, std::string_v
       json parsed = json::parse(sink.filter.text, nullptr, false);
       if (parsed.is_discarded() || !parsed.is_object()) {
         d.reason = "authorization handler returned a filter that is not an object";
+        return d;
+      }
+      if (holds_nul(parsed)) {
+        d.reason = "authorization handler returned a filter holding a NUL character, which no database stores";
         return d;
       }
       last.text = sink.filter.text;
@@ -350,6 +359,7 @@ AuthDecision AuthPlugin::authenticate(const lg_auth_request& raw, std::shared_pt
       std::string why;
       const json returned = json::parse(sink.user.text, nullptr, /*allow_exceptions=*/false);
       if (returned.is_discarded()) return failed("authenticate returned invalid JSON");
+      if (holds_nul(returned)) return failed("authenticate returned a user holding a NUL character, which no database stores");
       auto normalized = normalize_user(returned, why);
       if (!normalized) return failed(why);
       last.text = sink.user.text;

@@ -3,6 +3,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace lgs {
 
 // Whether `text` is valid UTF-8, as a JSON document must be.
@@ -11,5 +13,9 @@ bool valid_utf8(std::string_view text);
 // `text` with each byte that is not part of valid UTF-8 replaced by U+FFFD, as Python's
 // bytes.decode(errors="replace") reads a percent-decoded path or query.
 std::string utf8_or_replaced(std::string text);
+
+// Whether a string or key anywhere in `value` holds a NUL character, which PostgreSQL cannot
+// store (jsonb refuses it, text cuts the value short there).
+bool holds_nul(const nlohmann::json& value);
 
 }  // namespace lgs

@@ -183,4 +183,27 @@ TEST_SUITE("plugin.auth") {
     CHECK_FALSE(normalize_user(json{{"identity", "x"}, {"permissions", "read"}}, why));
     CHECK_FALSE(normalize_user(json::array(), why));
   }
+
+  TEST_CASE("a user, value or filter holding a NUL character fails closed: no database stores one") {
+    // auth_header_filter: the user of any token; the x-filter header's JSON becomes the user's
+    // "filter" field, which every authorization then returns.
+    auto plugin = AuthPlugin::load(auth_config(fixture("auth_header_filter")));
+    const AuthDecision clean = call(*plugin, {{"authorization", "Bearer t"}, {"x-filter", R"({"owner":"a"})"}});
+    CHECK(clean.kind == AuthDecision::Kind::allowed);
+    const AuthDecision nul = call(*plugin, {{"authorization", "Bearer t"}, {"x-filter", R"({"owner":"a\u0000b"})"}});
+    CHECK(nul.kind == AuthDecision::Kind::failed);
+    CHECK(nul.status == 500);
+    CHECK(nul.reason.find("NUL") != std::string::npos);
+
+    std::string why;
+    auto user = normalize_user(json{{"identity", "t"}, {"filter", {{"owner", std::string("a\0b", 3)}}}}, why);
+    REQUIRE(user);
+    json value = json::object();
+    const AuthzDecision filtered = plugin->authorize(*user, "threads", "search", value);
+    CHECK(filtered.kind == AuthzDecision::Kind::failed);
+    CHECK(filtered.reason.find("NUL") != std::string::npos);
+    user = normalize_user(json{{"identity", "t"}, {"filter", {{"owner", "a"}}}}, why);
+    REQUIRE(user);
+    CHECK(plugin->authorize(*user, "threads", "search", value).kind == AuthzDecision::Kind::allowed);
+  }
 }
