@@ -22,41 +22,42 @@ constexpr auto kEndedKept = std::chrono::seconds(2);  // see ended_unawaited_
 constexpr double kEventRetention = 10 * 60;
 
 // The store as graph nodes reach it (graph.hpp's Store): no auth handlers apply, Item's rules
-// for namespaces and keys do (as through the API): a call that breaks them fails.
+// for namespaces and keys do (as through the API). A put that breaks them fails; a name that
+// breaks them names no item, so a get, delete or search with it finds nothing, without asking
+// the database (which might not take it).
 std::string store_call(Storage& storage, std::string_view op, std::string_view request_text) {
   const json request = json::parse(request_text);
-  auto path = [&](const char* key, bool allow_empty) {
+  auto path = [&](const char* key) {
     std::vector<std::string> out;
     for (const auto& label : request.at(key)) out.push_back(label.get<std::string>());
-    if (!Item::valid_namespace(out, allow_empty)) throw std::invalid_argument("not a valid store namespace");
     return out;
   };
-  auto key = [&] {
-    std::string out = request.at("key").get<std::string>();
-    if (!Item::valid_key(out)) throw std::invalid_argument("not a valid store key");
-    return out;
-  };
-  if (op == "get") {
-    auto item = storage.get_item(path("namespace", true), key());
-    return item ? item->to_json().dump() : "null";
-  }
   if (op == "put") {
     Item item;
-    item.namespace_path = path("namespace", false);
-    item.key = key();
+    item.namespace_path = path("namespace");
+    item.key = request.at("key").get<std::string>();
     item.value = request.at("value");
-    if (!item.value.is_object()) throw std::invalid_argument("a store item's value is an object");
+    if (!Item::valid_namespace(item.namespace_path, false) || !Item::valid_key(item.key) || !item.value.is_object())
+      throw std::invalid_argument("a store put needs a valid namespace and key, and an object value");
     item.created_at = item.updated_at = now_iso8601();
     storage.put_item(item);
     return "null";
   }
-  if (op == "delete") {
-    storage.delete_item(path("namespace", false), key());
-    return "null";
+  if (op == "get" || op == "delete") {
+    const auto ns = path("namespace");
+    const auto key = request.at("key").get<std::string>();
+    if (!Item::valid_namespace(ns, true) || !Item::valid_key(key)) return "null";
+    if (op == "delete") {
+      storage.delete_item(ns, key);
+      return "null";
+    }
+    auto item = storage.get_item(ns, key);
+    return item ? item->to_json().dump() : "null";
   }
   if (op == "search") {
     ItemQuery q;
-    q.namespace_prefix = path("namespace_prefix", true);
+    q.namespace_prefix = path("namespace_prefix");
+    if (!Item::valid_namespace(q.namespace_prefix, true)) return "[]";
     q.value_filter = request.value("filter", json::object());
     q.limit = request.value("limit", 10);
     q.offset = request.value("offset", 0);

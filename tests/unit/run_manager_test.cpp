@@ -360,9 +360,9 @@ TEST_SUITE("runtime.run_manager") {
     }
   }
 
-  TEST_CASE("a node's store calls follow the store's rules for namespaces and keys, as the API's do") {
+  TEST_CASE("a node's store puts follow the store's rules for namespaces and keys, as the API's do") {
     Graphs graphs;
-    graphs["memory"] = load_graph(FIXTURE_DIR, "graph_memory");  // stores under ["visits", user]
+    graphs["memory"] = load_graph(FIXTURE_DIR, "graph_memory");  // gets, then puts, under ["visits", user]
     MemoryStorage storage;
     StreamHub streams;
     RunManager runs(storage, graphs, streams, 1);
