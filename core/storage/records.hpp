@@ -113,8 +113,9 @@ struct Checkpoint {
 struct Item {
   static constexpr size_t kMaxNamespaceBytes = 1024;  // its labels, together
   static constexpr size_t kMaxKeyBytes = 1024;
-  // A label is not empty and holds no '.' (GET /store/items joins labels with dots).
+  // A label is not empty and holds no '.' (GET /store/items joins labels with dots) nor NUL.
   static bool valid_label(std::string_view label);
+  // A key is not empty, at most kMaxKeyBytes, and holds no NUL.
   static bool valid_key(std::string_view key);
   // Every label valid, and within kMaxNamespaceBytes together; empty only when `allow_empty`.
   static bool valid_namespace(const std::vector<std::string>& path, bool allow_empty);

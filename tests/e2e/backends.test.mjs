@@ -340,5 +340,20 @@ describe('the same requests to SQLite and to PostgreSQL', SKIP, () => {
         { 'x-filter': JSON.stringify(filter) },
       );
     }
+    // And the filters do filter: how many of the threads above some of them let through.
+    const counts = [
+      [{ owner: 'bob' }, 1],
+      [{ owner: 'alice' }, 2],
+      [{ owner: { $in: [] } }, 0],
+      [{ n: 1.5 }, 1],
+      [{ $or: [{ owner: 'bob' }, { owner: 'carol' }] }, 2],
+    ];
+    for (const [filter, threads] of counts) {
+      for (const [backend, server] of Object.entries(servers)) {
+        const headers = { 'x-filter': JSON.stringify(filter) };
+        const res = await request(`${server.url}/threads/count`, { method: 'POST', body: {}, headers, token: 'tester' });
+        assert.equal(res.json, threads, `${backend}: threads that ${JSON.stringify(filter)} lets through`);
+      }
+    }
   });
 });

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include "http/responses.hpp"
 #include "http/router.hpp"
+#include "util/text.hpp"
 
 using namespace lgs;
 
@@ -42,4 +44,28 @@ TEST_SUITE("http.router") {
     CHECK(router.match("GET", "//ok").route != nullptr);
     CHECK(router.match("GET", "/ok").route->access == Access::open);
   }
+
+  TEST_CASE("a request body's NUL character is refused, an escaped backslash before u0000 is not") {
+    const auto refused = [](std::string_view text) {
+      try {
+        parse_request_json(text);
+        return false;
+      } catch (const ApiError& e) {
+        return e.status == 422 && e.detail.find("NUL") != std::string::npos;
+      }
+    };
+    CHECK(refused(R"({"a":"x\u0000y"})"));
+    CHECK(refused(R"({"a\u0000":1})"));
+    CHECK(refused(R"({"a":"\\\u0000"})"));  // an escaped backslash, then the escape
+    CHECK_FALSE(refused(R"({"a":"\\u0000"})"));  // a backslash, then the text u0000
+    CHECK(parse_request_json(R"({"a":"\\u0000"})")["a"] == "\\u0000");
+    CHECK(parse_request_json(R"({"a":"\u0001"})")["a"] == "\x01");
+  }
+
+  TEST_CASE("bytes that are not UTF-8 become U+FFFD; UTF-8 stays as it is") {
+    CHECK(utf8_or_replaced("caf\xc3\xa9") == "caf\xc3\xa9");
+    CHECK(utf8_or_replaced("a\xff" "b") == "a\xef\xbf\xbd" "b");
+    CHECK(utf8_or_replaced("\xc3") == "\xef\xbf\xbd");  // a sequence cut short
+  }
 }
+
