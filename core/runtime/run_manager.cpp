@@ -422,7 +422,7 @@ void RunManager::execute(Run run) {
   const WriteWait checkpoint_wait =
       kwargs.value("durability", "async") == "sync" ? WriteWait::synced : WriteWait::committed;
   std::string cancelled_with;
-  json last_values;  // what a cancelled run answers a wait with, as its stream's last values
+  json last_values;  // what a cancelled run answers a wait with: its stream's last values
   ThreadChange succeeded;  // what the run's success makes of its thread, stored with the run's end
   try {
     if (!storage_.get_thread(run.thread_id)) throw GraphError("ThreadNotFound", "the run's thread was deleted");
@@ -462,6 +462,12 @@ void RunManager::execute(Run run) {
     if (cancelled_with.empty()) cancelled_with = "interrupt";
     run.status = "interrupted";
     run.output = std::move(last_values);
+    if (run.output.is_null()) {  // cancelled before its first values (a resume's first step): the thread's
+      try {
+        if (auto latest = storage_.latest_checkpoint(run.thread_id)) run.output = latest->values;
+      } catch (const std::exception&) {  // the database is unavailable: {}
+      }
+    }
   } catch (const GraphError& e) {
     run.status = "error";
     run.error = {{"error", e.type}, {"message", e.what()}};

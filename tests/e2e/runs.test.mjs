@@ -144,6 +144,19 @@ describe('cancel', () => {
     assert.deepEqual(await client.runs.join(thread.thread_id, run.run_id), { naps: ['awake'] });
   });
 
+  test('a run from a command, cancelled in its first step: its join answers the thread\'s values', T, async () => {
+    const thread = await client.threads.create();
+    await client.runs.join(thread.thread_id, (await sleeperRun(thread.thread_id, 'first', 0)).run_id);
+    // A command's run streams no values before its first step ends: the thread's are its last.
+    const run = await client.runs.create(thread.thread_id, 'sleeper', {
+      command: { goto: 'sleep' },
+      config: { configurable: { sleep_seconds: 1 } },
+    });
+    await waitForStatus(thread.thread_id, run.run_id, 'running');
+    await client.runs.cancel(thread.thread_id, run.run_id, true);
+    assert.deepEqual(await client.runs.join(thread.thread_id, run.run_id), { naps: ['first', 'slept 0s'] });
+  });
+
   test('cancel with action rollback: the run is gone and the thread is as before it', T, async () => {
     const thread = await client.threads.create();
     const first = await sleeperRun(thread.thread_id, 'first', 0.01);
