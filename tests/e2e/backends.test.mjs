@@ -12,16 +12,15 @@ import { readFile } from 'node:fs/promises';
 import {
   cleanupTempDirs,
   createDatabase,
-  dropDatabase,
   fixture,
-  POSTGRES_ADMIN_URI,
+  NEEDS_POSTGRES,
   request,
   rootConfig,
   startServer,
+  stopAndDropDatabase,
   tempConfig,
 } from './harness.mjs';
 
-const SKIP = { skip: POSTGRES_ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' };
 const say = (content) => ({ messages: [{ role: 'user', content }] });
 const BIG = 'x'.repeat(300_000);
 
@@ -259,7 +258,7 @@ function normalize(value, ids) {
   return value;
 }
 
-describe('the same requests to SQLite and to PostgreSQL', SKIP, () => {
+describe('the same requests to SQLite and to PostgreSQL', NEEDS_POSTGRES, () => {
   let database;
   const servers = {};
 
@@ -274,8 +273,7 @@ describe('the same requests to SQLite and to PostgreSQL', SKIP, () => {
   });
 
   after(async () => {
-    await Promise.all(Object.values(servers).map((server) => server?.stop()));
-    await dropDatabase(database);
+    await stopAndDropDatabase(Object.values(servers), database);
     await cleanupTempDirs();
   });
 

@@ -17,14 +17,14 @@ import {
   UUID_RE,
   cleanupTempDirs,
   createDatabase,
-  dropDatabase,
   fixture,
   makeTempDir,
-  POSTGRES_ADMIN_URI,
+  NEEDS_POSTGRES,
   randomUUID,
   request,
   sleep,
   startServer,
+  stopAndDropDatabase,
   tempConfig,
   waitFor,
 } from './harness.mjs';
@@ -652,7 +652,7 @@ describe('crons survive a restart', () => {
   });
 });
 
-describe('two replicas on one PostgreSQL database', { skip: POSTGRES_ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' }, () => {
+describe('two replicas on one PostgreSQL database', NEEDS_POSTGRES, () => {
   let database;
   let a;
   let b;
@@ -666,8 +666,7 @@ describe('two replicas on one PostgreSQL database', { skip: POSTGRES_ADMIN_URI ?
   });
 
   after(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await dropDatabase(database);
+    await stopAndDropDatabase([a, b], database);
   });
 
   test('each tick fires once, whichever replica claims it', { timeout: 40_000 }, async () => {

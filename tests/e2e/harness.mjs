@@ -333,6 +333,9 @@ export async function runServerExpectExit({ config, args = [], env = {} } = {}) 
 /** An admin URI of the PostgreSQL server for the tests; the suites that need it skip without it. */
 export const POSTGRES_ADMIN_URI = process.env.LANGGRAPH_TEST_POSTGRES_URI;
 
+/** The options of a describe() that needs PostgreSQL: skipped without POSTGRES_ADMIN_URI. */
+export const NEEDS_POSTGRES = { skip: POSTGRES_ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' };
+
 /** POSTGRES_ADMIN_URI with another database name. */
 export function databaseUri(name) {
   const url = new URL(POSTGRES_ADMIN_URI);
@@ -357,6 +360,12 @@ export async function createDatabase(prefix) {
 /** Drops database `name`, whoever is still connected. */
 export async function dropDatabase(name) {
   if (name) await psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+}
+
+/** Stops the servers (any may be undefined), then drops their database. */
+export async function stopAndDropDatabase(servers, name) {
+  await Promise.all(servers.map((server) => server?.stop()));
+  await dropDatabase(name);
 }
 
 // ---------------------------------------------------------------------------

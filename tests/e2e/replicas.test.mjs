@@ -11,25 +11,19 @@ import { Client } from '@langchain/langgraph-sdk';
 import {
   cleanupTempDirs,
   createDatabase,
-  dropDatabase,
-  POSTGRES_ADMIN_URI,
+  NEEDS_POSTGRES,
   psql,
   rootConfig,
   startServer,
+  stopAndDropDatabase,
   TOKENS,
   waitFor,
 } from './harness.mjs';
 
 const T = { timeout: 60_000 };
 const say = (content) => ({ messages: [{ role: 'user', content }] });
-const SKIP = { skip: POSTGRES_ADMIN_URI ? false : 'LANGGRAPH_TEST_POSTGRES_URI is not set' };
 
-/** Stops the servers, then drops their database. */
-async function teardown(servers, database) {
-  await Promise.all(servers.map((server) => server?.stop()));
-  await dropDatabase(database);
-  await cleanupTempDirs();
-}
+after(cleanupTempDirs);
 
 /** A client of `server`, as user1. */
 const client = (server) =>
@@ -41,7 +35,7 @@ const client = (server) =>
     callerOptions: { maxRetries: 0 },
   });
 
-describe('two replicas on one PostgreSQL database', SKIP, () => {
+describe('two replicas on one PostgreSQL database', NEEDS_POSTGRES, () => {
   let database;
   let a;
   let b;
@@ -55,7 +49,7 @@ describe('two replicas on one PostgreSQL database', SKIP, () => {
     b = await startServer({ config, env });
   });
 
-  after(() => teardown([a, b], database));
+  after(() => stopAndDropDatabase([a, b], database));
 
   test('both replicas report PostgreSQL', () => {
     for (const server of [a, b]) assert.match(server.stderr(), /Database: PostgreSQL postgres:\/\//);
@@ -198,7 +192,7 @@ describe('two replicas on one PostgreSQL database', SKIP, () => {
 // the run ended there, although its run and thread are deleted when it ends, and a killed
 // replica's runs end with ServerStopped for whoever waits or streams elsewhere. The replica the
 // client talks to has a single worker, kept busy, so that the runs are the other replica's.
-describe('runs that another replica executes', SKIP, () => {
+describe('runs that another replica executes', NEEDS_POSTGRES, () => {
   let database;
   const sql = (query) => psql(query, database);
   let waiter;
@@ -223,7 +217,7 @@ describe('runs that another replica executes', SKIP, () => {
 
   after(async () => {
     await waiter?.kill();  // its busy run would keep a stop waiting
-    await teardown([waiter, executor], database);
+    await stopAndDropDatabase([waiter, executor], database);
   });
 
   test('a stateless run that paused at interrupt(): its wait gets its values with __interrupt__', T, async () => {
