@@ -291,9 +291,10 @@ int status_for(const error_code& ec) {
 // A NUL character (%00) in the path or the query. SQLite would keep it, PostgreSQL's text cuts
 // a value short there (another thread or item would be read), so both refuse it alike.
 bool has_nul(const HttpRequest& req) {
-  const auto nul = [](const std::string& s) { return s.find('\0') != std::string::npos; };
-  return nul(req.path) || std::any_of(req.params.begin(), req.params.end(),
-                                      [&](const auto& p) { return nul(p.first) || nul(p.second); });
+  return holds_nul(std::string_view(req.path)) ||
+         std::any_of(req.params.begin(), req.params.end(), [](const auto& p) {
+           return holds_nul(std::string_view(p.first)) || holds_nul(std::string_view(p.second));
+         });
 }
 
 bool is_bodiless(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }

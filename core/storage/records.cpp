@@ -1,5 +1,7 @@
 #include "storage/records.hpp"
 
+#include "util/text.hpp"
+
 namespace lgs {
 
 json Assistant::to_json() const {
@@ -57,12 +59,10 @@ json Checkpoint::to_state_json() const {
 }
 
 bool Item::valid_label(std::string_view label) {
-  return !label.empty() && label.find_first_of(std::string_view(".\0", 2)) == std::string_view::npos;
+  return !label.empty() && label.find('.') == std::string_view::npos && !holds_nul(label);
 }
 
-bool Item::valid_key(std::string_view key) {
-  return !key.empty() && key.size() <= kMaxKeyBytes && key.find('\0') == std::string_view::npos;
-}
+bool Item::valid_key(std::string_view key) { return !key.empty() && key.size() <= kMaxKeyBytes && !holds_nul(key); }
 
 bool Item::valid_namespace(const std::vector<std::string>& path, bool allow_empty) {
   size_t total = 0;

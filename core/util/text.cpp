@@ -23,13 +23,14 @@ std::string utf8_or_replaced(std::string text) {
   return json::parse(json(std::move(text)).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
 }
 
+bool holds_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
+
 bool holds_nul(const nlohmann::json& value) {
-  const auto nul = [](const std::string& s) { return s.find('\0') != std::string::npos; };
-  if (value.is_string()) return nul(value.get_ref<const std::string&>());
+  if (value.is_string()) return holds_nul(std::string_view(value.get_ref<const std::string&>()));
   if (value.is_array()) return std::any_of(value.begin(), value.end(), [](const auto& v) { return holds_nul(v); });
   if (value.is_object())
     for (const auto& [key, member] : value.items())
-      if (nul(key) || holds_nul(member)) return true;
+      if (holds_nul(std::string_view(key)) || holds_nul(member)) return true;
   return false;
 }
 

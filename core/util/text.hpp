@@ -14,8 +14,9 @@ bool valid_utf8(std::string_view text);
 // bytes.decode(errors="replace") reads a percent-decoded path or query.
 std::string utf8_or_replaced(std::string text);
 
-// Whether a string or key anywhere in `value` holds a NUL character, which PostgreSQL cannot
-// store (jsonb refuses it, text cuts the value short there).
+// Whether `text`, or a string or key anywhere in `value`, holds a NUL character, which
+// PostgreSQL cannot store (jsonb refuses it, text cuts the value short there).
+bool holds_nul(std::string_view text);
 bool holds_nul(const nlohmann::json& value);
 
 }  // namespace lgs
