@@ -422,7 +422,6 @@ void RunManager::execute(Run run) {
   const WriteWait checkpoint_wait =
       kwargs.value("durability", "async") == "sync" ? WriteWait::synced : WriteWait::committed;
   std::string cancelled_with;
-  json last_values;  // what a cancelled run answers a wait with: its stream's last values
   ThreadChange succeeded;  // what the run's success makes of its thread, stored with the run's end
   try {
     if (!storage_.get_thread(run.thread_id)) throw GraphError("ThreadNotFound", "the run's thread was deleted");
@@ -433,7 +432,6 @@ void RunManager::execute(Run run) {
     RunContext context{*graph->second, config, run.thread_id, run_id, list("interrupt_before"), list("interrupt_after"),
                        [&](const Checkpoint& c) { storage_.put_checkpoint(c, checkpoint_wait); },
                        [&](const std::string& mode, const std::string& event, const json& data) {
-                         if (event == "values") last_values = data;
                          streams_.publish(run_id, mode, event, data);
                        },
                        [&] { return !cancel_action().empty(); },
@@ -461,12 +459,12 @@ void RunManager::execute(Run run) {
     }
     if (cancelled_with.empty()) cancelled_with = "interrupt";
     run.status = "interrupted";
-    run.output = std::move(last_values);
-    if (run.output.is_null()) {  // cancelled before its first values (a resume's first step): the thread's
-      try {
-        if (auto latest = storage_.latest_checkpoint(run.thread_id)) run.output = latest->values;
-      } catch (const std::exception&) {  // the database is unavailable: {}
-      }
+    // A wait gets the values the run reached: the latest checkpoint's, which its stream's last
+    // values event carried (the executor emits one after each checkpoint); the thread's when
+    // it was cancelled before its first (a command's run in its first step).
+    try {
+      if (auto latest = storage_.latest_checkpoint(run.thread_id)) run.output = latest->values;
+    } catch (const std::exception&) {  // the database is unavailable: {}
     }
   } catch (const GraphError& e) {
     run.status = "error";
