@@ -23,6 +23,9 @@ json result_of(int32_t rc, const HostSink& sink, const std::string& key, const s
   if (!text) throw GraphError("InvalidUpdateError", what + " returned nothing");
   json value = json::parse(*text, nullptr, false);
   if (value.is_discarded()) throw GraphError("InvalidUpdateError", what + " returned invalid JSON");
+  // What PostgreSQL cannot store fails the run on every database, as the API refuses it in input.
+  if (holds_nul(value))
+    throw GraphError("InvalidUpdateError", what + " returned a NUL character (\\u0000), which no database stores");
   return value;
 }
 

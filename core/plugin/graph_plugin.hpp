@@ -13,12 +13,16 @@
 #include "plugin/host_sink.hpp"
 #include "plugin/plugin_library.hpp"
 #include "runtime/graph_spec.hpp"
+#include "util/text.hpp"
 
 namespace lgs {
 
-// A node or router that failed: `type` names the kind of error as the API reports it.
+// A node or router that failed: `type` names the kind of error as the API reports it. Both are
+// kept as storable text (see storable_text): a plugin's message may hold any bytes, and the
+// error is stored with the run.
 struct GraphError : std::runtime_error {
-  GraphError(std::string type, const std::string& message) : std::runtime_error(message), type(std::move(type)) {}
+  GraphError(std::string type, std::string message)
+      : std::runtime_error(storable_text(std::move(message))), type(storable_text(std::move(type))) {}
   std::string type;
 };
 

@@ -41,7 +41,10 @@ class HostSink {
         const std::string result = self->on_store_(view(op), view(request));
         reply->set_json(reply->host, str("result"), str(result));
         return LG_OK;
-      } catch (...) {  // a bad request from the plugin: the node sees a failed call
+      } catch (const std::exception& e) {  // a bad request from the plugin: the node sees a failed call, and why
+        if (reply->set_failure) reply->set_failure(reply->host, str(e.what()));
+        return LG_FAILED;
+      } catch (...) {
         return LG_FAILED;
       }
     };

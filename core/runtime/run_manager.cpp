@@ -3,6 +3,7 @@
 #include "runtime/executor.hpp"
 #include "util/clock.hpp"
 #include "util/ids.hpp"
+#include "util/text.hpp"
 #include "util/log.hpp"
 
 namespace lgs {
@@ -37,8 +38,9 @@ std::string store_call(Storage& storage, std::string_view op, std::string_view r
     item.namespace_path = path("namespace");
     item.key = request.at("key").get<std::string>();
     item.value = request.at("value");
-    if (!Item::valid_namespace(item.namespace_path, false) || !Item::valid_key(item.key) || !item.value.is_object())
-      throw std::invalid_argument("a store put needs a valid namespace and key, and an object value");
+    if (!Item::valid_namespace(item.namespace_path, false) || !Item::valid_key(item.key) || !item.value.is_object() ||
+        holds_nul(item.value))
+      throw std::invalid_argument("a store put needs a valid namespace and key, and an object value without NUL characters");
     item.created_at = item.updated_at = now_iso8601();
     storage.put_item(item);
     return "null";
@@ -59,6 +61,7 @@ std::string store_call(Storage& storage, std::string_view op, std::string_view r
     q.namespace_prefix = path("namespace_prefix");
     if (!Item::valid_namespace(q.namespace_prefix, true)) return "[]";
     q.value_filter = request.value("filter", json::object());
+    if (holds_nul(q.value_filter)) return "[]";  // no stored value holds one
     q.limit = request.value("limit", 10);
     q.offset = request.value("offset", 0);
     json items = json::array();

@@ -23,6 +23,20 @@ std::string utf8_or_replaced(std::string text) {
   return json::parse(json(std::move(text)).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
 }
 
+std::string storable_text(std::string text) {
+  text = utf8_or_replaced(std::move(text));
+  if (!holds_nul(std::string_view(text))) return text;
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (const char c : text) {
+    if (c == '\0')
+      out += "\xEF\xBF\xBD";  // U+FFFD
+    else
+      out += c;
+  }
+  return out;
+}
+
 bool holds_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
 
 bool holds_nul(const nlohmann::json& value) {

@@ -19,4 +19,9 @@ std::string utf8_or_replaced(std::string text);
 bool holds_nul(std::string_view text);
 bool holds_nul(const nlohmann::json& value);
 
+// `text` as every database stores it: valid UTF-8 without NUL characters, each invalid byte and
+// each NUL replaced by U+FFFD. For text that must be kept whatever it holds, such as an error
+// message from a plugin.
+std::string storable_text(std::string text);
+
 }  // namespace lgs

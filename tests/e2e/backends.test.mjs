@@ -113,6 +113,17 @@ const STEPS = [
   ['POST', '/threads/{graphs}/history', { limit: 3, metadata: { source: 'loop' } }],
   ['POST', '/threads/search', { ids: ['{graphs}'], select: ['thread_id', 'status', 'metadata', 'values', 'interrupts'] }],
   ['DELETE', '/threads/{thread}/runs/{run}'],
+  // What a graph gives that no database stores (tests/fixtures/graph_unstorable) fails its run
+  // alike, and error messages of any bytes are stored.
+  ['POST', '/threads', {}, 'unstorable'],
+  ...['update', 'interrupt', 'store_put', 'store_search', 'http_error', 'bad_utf8', 'other'].map((mode) => [
+    'POST',
+    '/threads/{unstorable}/runs/wait',
+    { assistant_id: 'unstorable', input: { mode } },
+  ]),
+  ['GET', '/threads/{unstorable}/state'],
+  ['GET', '/threads/{unstorable}/runs'],
+  ['GET', '/threads/{unstorable}/history?limit=100'],
 
   // Assistants and their versions.
   ['POST', '/assistants', { graph_id: 'agent', name: 'probe', metadata: { kind: 'probe' } }, 'assistant'],
@@ -265,9 +276,14 @@ describe('the same requests to SQLite and to PostgreSQL', NEEDS_POSTGRES, () => 
   before(async () => {
     const { name, env } = await createDatabase('lg_backends');
     database = name;
-    // Every graph of the default langgraph.json, with the auth plugin that takes filters.
+    // Every graph of the default langgraph.json and graph_unstorable, with the auth plugin that
+    // takes filters.
     const root = JSON.parse(await readFile(await rootConfig(), 'utf8'));
-    const { config } = await tempConfig({ ...root, auth: { path: `${fixture('auth_header_filter')}:auth` } });
+    const { config } = await tempConfig({
+      ...root,
+      graphs: { ...root.graphs, unstorable: `${fixture('graph_unstorable')}:graph` },
+      auth: { path: `${fixture('auth_header_filter')}:auth` },
+    });
     servers.sqlite = await startServer({ config });
     servers.postgres = await startServer({ config, env });
   });
@@ -352,6 +368,33 @@ describe('the same requests to SQLite and to PostgreSQL', NEEDS_POSTGRES, () => 
         const res = await request(`${server.url}/threads/count`, { method: 'POST', body: {}, headers, token: 'tester' });
         assert.equal(res.json, threads, `${backend}: threads that ${JSON.stringify(filter)} lets through`);
       }
+    }
+  });
+
+  test('what a graph gives that no database stores fails its run on both, with the reason', async () => {
+    const nul = 'NUL character (\\u0000), which no database stores';
+    const expected = {
+      update: { error: 'InvalidUpdateError', message: `node "act" returned a ${nul}` },
+      interrupt: { error: 'InvalidUpdateError', message: `node "act" returned a ${nul}` },
+      store_put: { error: 'std::runtime_error', message: 'store put failed: a store put needs a valid namespace and key, and an object value without NUL characters' },
+      http_error: { error: 'HTTPException', message: '418: teapot a\uFFFDb' },
+      bad_utf8: { error: 'std::runtime_error', message: 'bad \uFFFD byte' },
+    };
+    for (const [backend, server] of Object.entries(servers)) {
+      const wait = async (mode) => {
+        const thread = await request(`${server.url}/threads`, { method: 'POST', body: '{}', token: 'tester' });
+        const res = await request(`${server.url}/threads/${thread.json.thread_id}/runs/wait`, {
+          method: 'POST',
+          body: JSON.stringify({ assistant_id: 'unstorable', input: { mode } }),
+          token: 'tester',
+        });
+        assert.equal(res.status, 200, `${backend} ${mode}: ${res.text}`);
+        return res.json;
+      };
+      for (const [mode, error] of Object.entries(expected))
+        assert.deepEqual((await wait(mode)).__error__, error, `${backend} ${mode}`);
+      assert.deepEqual(await wait('store_search'), { mode: 'store_search', text: 0 }, backend);
+      assert.deepEqual(await wait('other'), { mode: 'other', text: 'stored' }, backend);
     }
   });
 });

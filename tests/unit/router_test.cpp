@@ -67,5 +67,12 @@ TEST_SUITE("http.router") {
     CHECK(utf8_or_replaced("a\xff" "b") == "a\xef\xbf\xbd" "b");
     CHECK(utf8_or_replaced("\xc3") == "\xef\xbf\xbd");  // a sequence cut short
   }
+
+  TEST_CASE("storable text: NUL characters and bytes that are not UTF-8 become U+FFFD") {
+    CHECK(storable_text("plain") == "plain");
+    CHECK(storable_text(std::string("a\0b\0", 4)) == "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+    CHECK(storable_text(std::string("\xff\0", 2)) == "\xef\xbf\xbd\xef\xbf\xbd");
+    CHECK_FALSE(holds_nul(std::string_view(storable_text(std::string("\0", 1)))));
+  }
 }
 

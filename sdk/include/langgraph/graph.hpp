@@ -188,18 +188,26 @@ class Store {
     detail::NodeScope* scope = detail::current_node;
     if (!scope || !scope->sink || scope->sink->struct_size < sizeof(lg_sink) || !scope->sink->store)
       throw std::logic_error("the store is only available inside a node");
-    json result;
+    struct Reply {
+      json result;
+      std::string failure;  // why the server refused the call
+    } answer;
     lg_sink reply{};
     reply.struct_size = sizeof(lg_sink);
-    reply.host = &result;
-    reply.set_json = [](void* host, lg_str, lg_str text) { *static_cast<json*>(host) = json::parse(detail::from_lg(text)); };
+    reply.host = &answer;
+    reply.set_json = [](void* host, lg_str, lg_str text) {
+      static_cast<Reply*>(host)->result = json::parse(detail::from_lg(text));
+    };
     reply.set_http_error = [](void*, int32_t, lg_str) {};
     reply.add_header = [](void*, lg_str, lg_str) {};
-    reply.set_failure = [](void*, lg_str) {};
+    reply.set_failure = [](void* host, lg_str message) {
+      static_cast<Reply*>(host)->failure = std::string(detail::from_lg(message));
+    };
     const std::string text = request.dump();
     if (scope->sink->store(scope->sink->host, detail::to_lg(op), detail::to_lg(text), &reply) != LG_OK)
-      throw std::runtime_error(std::string("store ") + op + " failed");
-    return result;
+      throw std::runtime_error(std::string("store ") + op + " failed" +
+                               (answer.failure.empty() ? std::string() : ": " + answer.failure));
+    return answer.result;
   }
 };
 inline Store get_store() { return {}; }
