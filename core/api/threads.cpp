@@ -83,7 +83,7 @@ void add_thread_routes(Router& router, Services& services) {
                                                                    "status", "values", "interrupts"});
     const auto page = services.storage.search_threads(q);
     json out = json::array();
-    for (const auto& t : page.items) out.push_back(body::selected(t.to_json(), select));
+    for (auto& t : page.items) out.push_back(body::selected(std::move(t).to_json(), select));
     // As LangGraph's server: no count; the total is as far as the next page, which is named.
     const size_t next = static_cast<size_t>(q.offset) + page.items.size();
     res.set_header("X-Pagination-Total", std::to_string(page.more ? next + 1 : next));

@@ -11,11 +11,29 @@ json Assistant::to_json() const {
           {"updated_at", updated_at}};
 }
 
-json Thread::to_json() const {
-  return {{"thread_id", thread_id}, {"created_at", created_at}, {"updated_at", updated_at},
-          {"metadata", metadata},   {"status", status},         {"config", config},
-          {"values", values},       {"interrupts", interrupts}, {"error", error}};
+namespace {
+
+// A thread's JSON from its fields, copied or moved as `t` is passed. Built member by member:
+// nlohmann's initializer lists copy every value once more.
+template <typename T>
+json thread_json(T&& t) {
+  json out = json::object();
+  out.emplace("thread_id", std::forward<T>(t).thread_id);
+  out.emplace("created_at", std::forward<T>(t).created_at);
+  out.emplace("updated_at", std::forward<T>(t).updated_at);
+  out.emplace("metadata", std::forward<T>(t).metadata);
+  out.emplace("status", std::forward<T>(t).status);
+  out.emplace("config", std::forward<T>(t).config);
+  out.emplace("values", std::forward<T>(t).values);
+  out.emplace("interrupts", std::forward<T>(t).interrupts);
+  out.emplace("error", std::forward<T>(t).error);
+  return out;
 }
+
+}  // namespace
+
+json Thread::to_json() const& { return thread_json(*this); }
+json Thread::to_json() && { return thread_json(std::move(*this)); }
 
 json Run::to_json() const {
   return {{"run_id", run_id},         {"thread_id", thread_id}, {"assistant_id", assistant_id},

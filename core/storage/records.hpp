@@ -42,7 +42,8 @@ struct Thread {
   json interrupts = json::object();
   json error;                    // the last failed run's error, or null
 
-  json to_json() const;
+  json to_json() const&;
+  json to_json() &&;  // moves the JSON fields out instead of copying them (lists of threads)
 };
 
 struct Run {
