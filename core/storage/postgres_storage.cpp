@@ -51,8 +51,8 @@ class Result {
   }
   json jsonb(int row, int col) const {
     if (is_null(row, col)) return json();
-    const char* value = PQgetvalue(result_.get(), row, col);
-    return json::parse(value, value + PQgetlength(result_.get(), row, col));
+    return parse_stored_json(
+        std::string_view(PQgetvalue(result_.get(), row, col), static_cast<size_t>(PQgetlength(result_.get(), row, col))));
   }
   int64_t integer(int row, int col) const { return std::stoll(text(row, col)); }
   bool boolean(int row, int col) const { return PQgetvalue(result_.get(), row, col)[0] == 't'; }

@@ -218,16 +218,11 @@ std::string to_text(const json& value) { return value.dump(-1, ' ', false, json:
 
 // The columns were written by to_text, but a damaged file must not take the server down.
 json from_text(std::string_view text, json fallback) {
-  // The texts most fields hold (an empty config, no error yet), without a parser's set-up.
-  if (text == "{}") return json::object();
-  if (text == "null") return json();
-  if (text == "[]") return json::array();
   try {
-    json parsed = json::parse(text.begin(), text.end(), nullptr, false);
-    if (!parsed.is_discarded()) return parsed;
+    return parse_stored_json(text);
   } catch (...) {
+    return fallback;
   }
-  return fallback;
 }
 
 // The text a metadata scalar is indexed under in thread_metadata. Values nlohmann::json finds

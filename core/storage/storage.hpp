@@ -12,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/records.hpp"
@@ -238,5 +239,9 @@ std::string describe_database(const std::string& uri, const std::string& data_di
 // True when `document` contains `pattern`: equal scalars, every key of an object pattern
 // contained in the object, every element of a list pattern found in the list (PostgreSQL @>).
 bool json_contains(const json& document, const json& pattern);
+
+// A JSON column's stored text, parsed; throws when it is not JSON. The texts most columns hold
+// (an empty object, null, an empty list) are read without a parser's set-up.
+json parse_stored_json(std::string_view text);
 
 }  // namespace lgs
